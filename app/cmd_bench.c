@@ -1,0 +1,89 @@
+/* cmd_bench.c - `tlm bench`: BLAS GFLOP/s at the model's shapes and training
+ * throughput (tokens/s, model GFLOP/s) on the real data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "engine/core/blas.h"
+#include "engine/core/rng.h"
+#include "engine/core/timer.h"
+#include "engine/train/trainer.h"
+
+/* GFLOP/s of y[M,N] = x[M,K] w[N,K]^T, best of a few runs. */
+static double sgemm_gflops(int M, int N, int K)
+{
+    float *a = malloc(sizeof(float) * (size_t)M * (size_t)K);
+    float *b = malloc(sizeof(float) * (size_t)N * (size_t)K);
+    float *c = malloc(sizeof(float) * (size_t)M * (size_t)N);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return 0.0;
+    }
+    tlm_rng r;
+    tlm_rng_seed(&r, 1);
+    for (size_t i = 0; i < (size_t)M * (size_t)K; i++)
+        a[i] = tlm_rng_float(&r) - 0.5f;
+    for (size_t i = 0; i < (size_t)N * (size_t)K; i++)
+        b[i] = tlm_rng_float(&r) - 0.5f;
+    double best = 1e9;
+    for (int rep = 0; rep < 6; rep++) {
+        double t = tlm_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        t = tlm_now() - t;
+        best = t < best ? t : best;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * M * N * K / best / 1e9;
+}
+
+/* Model FLOPs per trained token: 6 x matmul weights + attention (12 L T d). */
+static double flops_per_token(const tlm_config *c)
+{
+    double lin = (double)c->n_layers * (4.0 * c->dim * c->dim + 3.0 * c->dim * c->hidden);
+    double head = (double)c->vocab * c->dim;
+    return 6.0 * (lin + head) + 12.0 * c->n_layers * (double)c->ctx * c->dim;
+}
+
+int tlm_cmd_bench(int argc, char **argv)
+{
+    tlm_cli cli;
+    tlm_err err;
+    tlm_config cfg;
+    if (tlm_cli_parse(&cli, "bench", OPT_PRESET | OPT_CONFIG | OPT_SET | OPT_STEPS | OPT_BATCH |
+                      OPT_THREADS | OPT_FP32, argc, argv, 2, &err) ||
+        tlm_cli_config(&cli, &cfg, &err))
+        return tlm_cli_fail(&err);
+    int steps = cli.steps ? cfg.steps : 10;
+    cfg.steps = steps > 0 ? steps : 1;
+    cfg.eval_every = 0;
+    char blas[256];
+    tlm_trainer *tr;
+    if (tlm_trainer_create(&tr, &cfg, &err))
+        return tlm_cli_fail(&err);
+    tlm_blas_describe(blas, sizeof blas);
+    int N = cfg.batch * cfg.ctx;
+    printf("bench: preset %s, batch %d x %d, %d threads; %s\n", cfg.preset, cfg.batch, cfg.ctx,
+           tlm_pool_threads(tr->pool), blas);
+    printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.dim, cfg.dim, sgemm_gflops(N, cfg.dim, cfg.dim));
+    printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.hidden, cfg.dim,
+           sgemm_gflops(N, cfg.hidden, cfg.dim));
+    tlm_step_stats st;
+    if (tlm_trainer_step(tr, &st, &err)) { /* warm-up */
+        tlm_trainer_free(tr);
+        return tlm_cli_fail(&err);
+    }
+    double t = tlm_now();
+    for (int i = 1; i < cfg.steps; i++)
+        if (tlm_trainer_step(tr, &st, &err)) {
+            tlm_trainer_free(tr);
+            return tlm_cli_fail(&err);
+        }
+    t = tlm_now() - t;
+    int timed = cfg.steps - 1 > 0 ? cfg.steps - 1 : 1;
+    double tok_s = (double)N * timed / (t > 0 ? t : 1e-9);
+    printf("train: %d steps, %.1f ms/step, %.0f tok/s, %.1f model GFLOP/s (%.1f MFLOP/token)\n",
+           timed, 1e3 * t / timed, tok_s, tok_s * flops_per_token(&cfg) / 1e9,
+           flops_per_token(&cfg) / 1e6);
+    tlm_trainer_free(tr);
+    return 0;
+}

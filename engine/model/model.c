@@ -1,0 +1,303 @@
+/* model.c - allocation, forward and backward of the whole transformer. */
+#include "model.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "layers.h"
+#include "quant.h"
+
+static int lin_in(const tlm_config *c, int j) { return j == TLM_LIN_DOWN ? c->hidden : c->dim; }
+static int lin_out(const tlm_config *c, int j)
+{
+    return (j == TLM_LIN_GATE || j == TLM_LIN_UP) ? c->hidden : c->dim;
+}
+
+/* Carve `n` floats from a running cursor. */
+static float *carve(float **cur, size_t n)
+{
+    float *p = *cur;
+    *cur += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static size_t act_floats(const tlm_config *c, size_t B, size_t T)
+{
+    size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
+    size_t blk = 8 * round16(N * d) + 2 * round16(N) + round16(B * nh * T * T) + 3 * round16(N * h);
+    size_t w = h > d ? h : d;
+    size_t tail = 2 * round16(N * d) + round16(N) + round16(N * (size_t)c->vocab) + round16(N * w) +
+                  5 * round16(N * d) + 3 * round16(N * h) + round16(64 * T) +
+                  2 * round16((size_t)c->max_ctx * d);
+    return blk * (size_t)c->n_layers + tail;
+}
+
+static void carve_acts(tlm_model *m)
+{
+    const tlm_config *c = &m->cfg;
+    size_t B = (size_t)m->cap_B, T = (size_t)m->cap_T, N = B * T;
+    size_t d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
+    float *cur = m->act_mem;
+    for (int l = 0; l < c->n_layers; l++) {
+        tlm_block_acts *a = &m->a[l];
+        a->res = carve(&cur, N * d);
+        a->ln1 = carve(&cur, N * d);
+        a->rstd1 = carve(&cur, N);
+        a->q = carve(&cur, N * d);
+        a->k = carve(&cur, N * d);
+        a->v = carve(&cur, N * d);
+        a->att = carve(&cur, B * nh * T * T);
+        a->atty = carve(&cur, N * d);
+        a->mid = carve(&cur, N * d);
+        a->ln2 = carve(&cur, N * d);
+        a->rstd2 = carve(&cur, N);
+        a->gate = carve(&cur, N * h);
+        a->up = carve(&cur, N * h);
+        a->act = carve(&cur, N * h);
+    }
+    size_t w = h > d ? h : d;
+    m->res_out = carve(&cur, N * d);
+    m->lnf = carve(&cur, N * d);
+    m->rstdf = carve(&cur, N);
+    m->logits = carve(&cur, N * (size_t)c->vocab);
+    m->xq = carve(&cur, N * w);
+    m->dres = carve(&cur, N * d);
+    for (int i = 0; i < 4; i++)
+        m->dtmp[i] = carve(&cur, N * d);
+    for (int i = 0; i < 3; i++)
+        m->dh[i] = carve(&cur, N * h);
+    m->att_scratch = carve(&cur, 64 * T);
+    m->rope_cos = carve(&cur, (size_t)c->max_ctx * d);
+    m->rope_sin = carve(&cur, (size_t)c->max_ctx * d);
+}
+
+int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_pool *pool,
+                     tlm_err *err)
+{
+    if (tlm_config_validate(cfg, err))
+        return -1;
+    if (B < 1 || T < 1 || T > cfg->max_ctx)
+        return tlm_errf(err, "batch shape %d x %d outside 1..max_ctx=%d", B, T, cfg->max_ctx);
+    tlm_model *m = tlm_calloc(1, sizeof *m, err);
+    if (!m)
+        return -1;
+    m->cfg = *cfg;
+    m->cap_B = B;
+    m->cap_T = T;
+    m->pool = pool;
+    if (tlm_params_alloc(&m->p, cfg, err) || tlm_params_alloc(&m->g, cfg, err))
+        goto fail;
+    size_t lin_total = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int j = 0; j < TLM_LIN_PER_BLOCK; j++)
+            lin_total += (size_t)lin_in(cfg, j) * (size_t)lin_out(cfg, j);
+    m->wq_mem = tlm_calloc_aligned(lin_total, sizeof(float), err);
+    m->act_mem = tlm_calloc_aligned(act_floats(cfg, (size_t)B, (size_t)T), sizeof(float), err);
+    m->targets = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
+    m->tokens = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
+    if (!m->wq_mem || !m->act_mem || !m->targets || !m->tokens)
+        goto fail;
+    float *cur = m->wq_mem;
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int j = 0; j < TLM_LIN_PER_BLOCK; j++) {
+            m->wq[l * TLM_LIN_PER_BLOCK + j] = cur;
+            cur += (size_t)lin_in(cfg, j) * (size_t)lin_out(cfg, j);
+        }
+    carve_acts(m);
+    tlm_rope_tables(m->rope_cos, m->rope_sin, cfg->max_ctx, cfg->dim / cfg->n_heads);
+    *out = m;
+    return 0;
+fail:
+    tlm_model_free(m);
+    return -1;
+}
+
+void tlm_model_free(tlm_model *m)
+{
+    if (!m)
+        return;
+    tlm_params_free(&m->p);
+    tlm_params_free(&m->g);
+    free(m->wq_mem);
+    free(m->act_mem);
+    free(m->targets);
+    free(m->tokens);
+    free(m);
+}
+
+typedef struct quant_job {
+    tlm_model *m;
+} quant_job;
+
+static void quant_task(void *ctx, int task, int thread)
+{
+    tlm_model *m = ((quant_job *)ctx)->m;
+    const tlm_config *c = &m->cfg;
+    int l = task / TLM_LIN_PER_BLOCK, j = task % TLM_LIN_PER_BLOCK;
+    size_t rows = (size_t)lin_out(c, j), cols = (size_t)lin_in(c, j), n = rows * cols;
+    const float *w = m->p.blk[l].lin[j];
+    float *wq = m->wq[task];
+    tlm_linear_stats *st = &m->lstats[task];
+    switch ((tlm_prec)c->prec[task]) {
+    case TLM_PREC_TERNARY:
+        st->gamma = tlm_quant_ternary(wq, w, n, st->counts);
+        break;
+    case TLM_PREC_INT8:
+        tlm_quant_int8_rows(wq, w, rows, cols);
+        st->gamma = tlm_ternary_scale(w, n);
+        break;
+    default:
+        memcpy(wq, w, n * sizeof(float));
+        st->gamma = tlm_ternary_scale(w, n);
+        break;
+    }
+    if (c->prec[task] != TLM_PREC_TERNARY) {
+        uint64_t z = 0, pos = 0;
+        for (size_t i = 0; i < n; i++) {
+            z += wq[i] == 0.0f;
+            pos += wq[i] > 0.0f;
+        }
+        st->counts[0] = n - z - pos;
+        st->counts[1] = z;
+        st->counts[2] = pos;
+    }
+    st->sparsity = (float)((double)st->counts[1] / (double)n);
+}
+
+void tlm_model_quantize(tlm_model *m)
+{
+    quant_job j = {m};
+    tlm_pool_run(m->pool, m->cfg.n_layers * TLM_LIN_PER_BLOCK, quant_task, &j);
+}
+
+/* y = x W~^T for linear (l, j), quantizing x per token unless fp32. */
+static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, size_t N)
+{
+    const tlm_config *c = &m->cfg;
+    int idx = l * TLM_LIN_PER_BLOCK + j, n_in = lin_in(c, j), n_out = lin_out(c, j);
+    const float *xin = x;
+    if (c->prec[idx] != TLM_PREC_FP32) {
+        tlm_quant_act_int8(m->xq, x, N, (size_t)n_in);
+        xin = m->xq;
+    }
+    tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out);
+}
+
+static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T)
+{
+    const tlm_config *c = &m->cfg;
+    tlm_block_acts *a = &m->a[l];
+    size_t N = (size_t)B * (size_t)T, d = (size_t)c->dim, h = (size_t)c->hidden;
+    int hd = c->dim / c->n_heads;
+    if (a->res != res)
+        memcpy(a->res, res, N * d * sizeof(float));
+    tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim);
+    if (c->prec[l * 7 + TLM_LIN_Q] != TLM_PREC_FP32 && c->prec[l * 7 + TLM_LIN_K] != TLM_PREC_FP32 &&
+        c->prec[l * 7 + TLM_LIN_V] != TLM_PREC_FP32) {
+        /* q, k, v share one quantized input */
+        tlm_quant_act_int8(m->xq, a->ln1, N, d);
+        tlm_linear_forward(a->q, m->xq, m->wq[l * 7 + TLM_LIN_Q], NULL, N, c->dim, c->dim);
+        tlm_linear_forward(a->k, m->xq, m->wq[l * 7 + TLM_LIN_K], NULL, N, c->dim, c->dim);
+        tlm_linear_forward(a->v, m->xq, m->wq[l * 7 + TLM_LIN_V], NULL, N, c->dim, c->dim);
+    } else {
+        linear_fwd(m, l, TLM_LIN_Q, a->q, a->ln1, N);
+        linear_fwd(m, l, TLM_LIN_K, a->k, a->ln1, N);
+        linear_fwd(m, l, TLM_LIN_V, a->v, a->ln1, N);
+    }
+    tlm_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
+    tlm_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
+    tlm_attention_forward(a->atty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd, m->pool);
+    linear_fwd(m, l, TLM_LIN_O, a->mid, a->atty, N);
+    for (size_t i = 0; i < N * d; i++)
+        a->mid[i] += a->res[i];
+    tlm_rmsnorm_forward(a->ln2, a->rstd2, a->mid, m->p.blk[l].norm2, N, c->dim);
+    linear_fwd(m, l, TLM_LIN_GATE, a->gate, a->ln2, N);
+    linear_fwd(m, l, TLM_LIN_UP, a->up, a->ln2, N);
+    tlm_swiglu_forward(a->act, a->gate, a->up, N * h);
+    linear_fwd(m, l, TLM_LIN_DOWN, res_next, a->act, N);
+    for (size_t i = 0; i < N * d; i++)
+        res_next[i] += a->mid[i];
+}
+
+void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
+                       double *nll)
+{
+    const tlm_config *c = &m->cfg;
+    size_t N = (size_t)B * (size_t)T;
+    m->B = B;
+    m->T = T;
+    tlm_model_quantize(m);
+    tlm_embed_forward(m->a[0].res, x, m->p.emb, N, c->dim);
+    for (int l = 0; l < c->n_layers; l++) {
+        float *next = l + 1 < c->n_layers ? m->a[l + 1].res : m->res_out;
+        block_forward(m, l, m->a[l].res, next, B, T);
+    }
+    tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim);
+    tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N, c->dim, c->vocab);
+    if (y) {
+        memcpy(m->targets, y, N * sizeof(int32_t));
+        m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing, &m->nll);
+        if (loss)
+            *loss = m->loss;
+        if (nll)
+            *nll = m->nll;
+    }
+    memcpy(m->tokens, x, N * sizeof(int32_t)); /* for the embedding backward */
+}
+
+/* dx (+)= dy W~, dW += dy^T x for linear (l, j). */
+static void linear_bwd(tlm_model *m, int l, int j, float *dx, int acc, const float *dy,
+                       const float *x, size_t N)
+{
+    const tlm_config *c = &m->cfg;
+    int idx = l * TLM_LIN_PER_BLOCK + j;
+    tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, m->wq[idx], N, lin_in(c, j),
+                        lin_out(c, j));
+}
+
+static void block_backward(tlm_model *m, int l, int B, int T)
+{
+    const tlm_config *c = &m->cfg;
+    tlm_block_acts *a = &m->a[l];
+    size_t N = (size_t)B * (size_t)T, h = (size_t)c->hidden;
+    int hd = c->dim / c->n_heads;
+    float *dact = m->dh[0], *dgate = m->dh[1], *dup_h = m->dh[2];
+    float *dln = m->dtmp[0], *dq = m->dtmp[1], *dk = m->dtmp[2], *dv = m->dtmp[3];
+    /* dres holds d(block output); it is also d(mid) through the residual */
+    linear_bwd(m, l, TLM_LIN_DOWN, dact, 0, m->dres, a->act, N);
+    tlm_swiglu_backward(dgate, dup_h, dact, a->gate, a->up, N * h);
+    linear_bwd(m, l, TLM_LIN_GATE, dln, 0, dgate, a->ln2, N);
+    linear_bwd(m, l, TLM_LIN_UP, dln, 1, dup_h, a->ln2, N);
+    tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm2, dln, a->mid, m->p.blk[l].norm2, a->rstd2, N,
+                         c->dim);
+    /* dres is now d(mid); attention branch */
+    float *datty = m->dtmp[0];
+    linear_bwd(m, l, TLM_LIN_O, datty, 0, m->dres, a->atty, N);
+    tlm_attention_backward(dq, dk, dv, datty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd,
+                           m->att_scratch, m->pool);
+    tlm_rope_backward(dq, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
+    tlm_rope_backward(dk, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
+    linear_bwd(m, l, TLM_LIN_Q, dln, 0, dq, a->ln1, N);
+    linear_bwd(m, l, TLM_LIN_K, dln, 1, dk, a->ln1, N);
+    linear_bwd(m, l, TLM_LIN_V, dln, 1, dv, a->ln1, N);
+    tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm1, dln, a->res, m->p.blk[l].norm1, a->rstd1, N,
+                         c->dim);
+}
+
+void tlm_model_backward(tlm_model *m)
+{
+    const tlm_config *c = &m->cfg;
+    int B = m->B, T = m->T;
+    size_t N = (size_t)B * (size_t)T;
+    memset(m->g.mem, 0, m->g.count * sizeof(float));
+    float *dlogits = m->logits;
+    tlm_cross_entropy(dlogits, m->logits, m->targets, N, c->vocab, c->label_smoothing, NULL);
+    tlm_linear_backward(m->dtmp[0], 0, m->g.head_w, m->g.head_b, dlogits, m->lnf, m->p.head_w, N,
+                        c->dim, c->vocab);
+    memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
+    tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);
+    for (int l = c->n_layers - 1; l >= 0; l--)
+        block_backward(m, l, B, T);
+    tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim);
+}

@@ -1,0 +1,72 @@
+/* model.h - the TernaryLM transformer: parameters, gradients, activations,
+ * forward and backward for a (B, T) batch. */
+#ifndef TLM_MODEL_H
+#define TLM_MODEL_H
+#include <stdint.h>
+#include "../core/err.h"
+#include "../core/pool.h"
+#include "config.h"
+#include "params.h"
+
+/* Activations of one block, kept for backward. */
+typedef struct tlm_block_acts {
+    float *res;          /* [N,d] block input */
+    float *ln1, *rstd1;  /* [N,d], [N] */
+    float *q, *k, *v;    /* [N,d], q and k after RoPE */
+    float *att;          /* [B,nh,T,T] */
+    float *atty;         /* [N,d] attention output (input of o) */
+    float *mid;          /* [N,d] residual after attention */
+    float *ln2, *rstd2;
+    float *gate, *up, *act; /* [N,h] */
+} tlm_block_acts;
+
+/* Per-linear quantization state of the last forward. */
+typedef struct tlm_linear_stats {
+    float gamma;       /* ternary scale g (mean |W|), also reported for int8/fp32 */
+    uint64_t counts[3]; /* -1, 0, +1 of the ternary quantizer (zeros for int8: exact zeros) */
+    float sparsity;    /* share of zeros in the effective weights */
+} tlm_linear_stats;
+
+typedef struct tlm_model {
+    tlm_config cfg;
+    int cap_B, cap_T;   /* activation capacity */
+    int B, T;           /* shape of the last forward */
+    tlm_params p, g;    /* weights and gradients (same layout) */
+    float *wq_mem;      /* effective (quantized) weights of all linears */
+    float *wq[TLM_MAX_LINEARS];
+    tlm_linear_stats lstats[TLM_MAX_LINEARS];
+    float *act_mem;
+    tlm_block_acts a[TLM_MAX_LAYERS];
+    float *res_out, *lnf, *rstdf, *logits;
+    float *xq;          /* scratch for quantized activations [N, max(d,h)] */
+    float *dres, *dtmp[4], *dh[3], *att_scratch;
+    float *rope_cos, *rope_sin;
+    int32_t *targets;   /* copy of the last targets */
+    int32_t *tokens;    /* copy of the last inputs */
+    double loss, nll;   /* of the last forward with targets */
+    tlm_pool *pool;
+    int own_pool;
+} tlm_model;
+
+/* Create a model for cfg with activation room for B x T (T <= max_ctx).
+ * Parameters are zero: call tlm_params_init(&m->p, ...) or copy weights in.
+ * pool may be NULL (single-threaded kernels) and is not owned. */
+int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_pool *pool,
+                     tlm_err *err);
+void tlm_model_free(tlm_model *m);
+
+/* Quantize every linear's latent weights into wq per its precision and fill
+ * lstats. Called by forward; public for stats and inspection. */
+void tlm_model_quantize(tlm_model *m);
+
+/* Forward over tokens x [B*T] (B <= cap_B, T <= cap_T). With targets y the
+ * loss (smoothed objective) and the true NLL are returned through loss/nll
+ * (may be NULL); the logits stay in m->logits until backward. */
+void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
+                       double *nll);
+
+/* Backward of the last forward (which must have had targets): zeroes m->g and
+ * fills it with d(mean loss)/d(params), straight-through for the quantizers. */
+void tlm_model_backward(tlm_model *m);
+
+#endif

@@ -1,0 +1,56 @@
+/* quant.c - fake quantizers. */
+#include "quant.h"
+#include <math.h>
+
+static inline float clampf(float x, float lo, float hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+static void quant_row_absmax(float *q, const float *x, size_t n)
+{
+    float m = 0.0f;
+    for (size_t j = 0; j < n; j++) {
+        float a = fabsf(x[j]);
+        m = a > m ? a : m;
+    }
+    float s = 127.0f / (m > 1e-5f ? m : 1e-5f);
+    for (size_t j = 0; j < n; j++)
+        q[j] = clampf(rintf(x[j] * s), -128.0f, 127.0f) / s;
+}
+
+void tlm_quant_act_int8(float *xq, const float *x, size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        quant_row_absmax(xq + i * cols, x + i * cols, cols);
+}
+
+float tlm_ternary_scale(const float *w, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += fabsf(w[i]);
+    float g = (float)(s / (double)(n ? n : 1));
+    return g > 1e-5f ? g : 1e-5f;
+}
+
+float tlm_quant_ternary(float *wq, const float *w, size_t n, uint64_t counts[3])
+{
+    float g = tlm_ternary_scale(w, n);
+    uint64_t c[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        float t = clampf(rintf(w[i] / g), -1.0f, 1.0f);
+        c[(int)t + 1]++;
+        wq[i] = t * g;
+    }
+    if (counts)
+        for (int k = 0; k < 3; k++)
+            counts[k] = c[k];
+    return g;
+}
+
+void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        quant_row_absmax(wq + i * cols, w + i * cols, cols);
+}

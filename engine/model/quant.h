@@ -1,0 +1,23 @@
+/* quant.h - the fake quantizers of TernaryLM's BitLinear (float in, float out,
+ * values on the quantization grid), rounding half to even as PyTorch does. */
+#ifndef TLM_QUANT_H
+#define TLM_QUANT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-row 8-bit activations: s = 127 / max(max|x_row|, 1e-5),
+ * xq = clamp(round(x * s), -128, 127) / s. rows x cols, may be in place. */
+void tlm_quant_act_int8(float *xq, const float *x, size_t rows, size_t cols);
+
+/* Ternary weights: g = max(mean|W|, 1e-5), wq = clamp(round(W / g), -1, 1) * g.
+ * Returns g. counts (may be NULL) receives the number of -1, 0, +1. */
+float tlm_quant_ternary(float *wq, const float *w, size_t n, uint64_t counts[3]);
+
+/* Int8 weights, symmetric per output row: s = 127 / max(max|W_row|, 1e-5),
+ * wq = clamp(round(W * s), -128, 127) / s. */
+void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size_t cols);
+
+/* Mean |W| with the 1e-5 floor (the ternary scale g). */
+float tlm_ternary_scale(const float *w, size_t n);
+
+#endif

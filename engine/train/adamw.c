@@ -1,0 +1,78 @@
+/* adamw.c - optimizer, schedule, clipping. */
+#include "adamw.h"
+#include <math.h>
+
+typedef struct adam_job {
+    float *p, *m, *v;
+    const float *g;
+    size_t n, chunk;
+    float lr, b1, b2, eps, decay, step_size, bc2_sqrt;
+} adam_job;
+
+static void adam_task(void *ctx, int task, int thread)
+{
+    adam_job *j = ctx;
+    size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    for (size_t i = lo; i < hi; i++) {
+        float g = j->g[i];
+        j->p[i] *= j->decay;
+        j->m[i] = j->m[i] * j->b1 + g * (1.0f - j->b1);
+        j->v[i] = j->v[i] * j->b2 + g * g * (1.0f - j->b2);
+        float denom = sqrtf(j->v[i]) / j->bc2_sqrt + j->eps;
+        j->p[i] -= j->step_size * (j->m[i] / denom);
+    }
+}
+
+void tlm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, int64_t t,
+                      const tlm_adamw_hp *hp, tlm_pool *pool)
+{
+    adam_job j = {.p = p, .m = m, .v = v, .g = g, .n = n, .lr = hp->lr, .b1 = hp->beta1,
+                  .b2 = hp->beta2, .eps = hp->eps};
+    j.decay = 1.0f - hp->lr * hp->weight_decay;
+    double bc1 = 1.0 - pow((double)hp->beta1, (double)t);
+    double bc2 = 1.0 - pow((double)hp->beta2, (double)t);
+    j.step_size = (float)((double)hp->lr / bc1);
+    j.bc2_sqrt = (float)sqrt(bc2);
+    j.chunk = 1 << 16;
+    int tasks = (int)((n + j.chunk - 1) / j.chunk);
+    tlm_pool_run(pool, tasks, adam_task, &j);
+}
+
+float tlm_onecycle_lr(float max_lr, float warmup, int64_t step, int64_t total)
+{
+    double initial = (double)max_lr / 25.0, min_lr = initial / 1e4;
+    double end_up = (double)warmup * (double)total - 1.0, end_down = (double)total - 1.0;
+    double s = (double)step, start, end, pct;
+    if (s <= end_up) {
+        start = initial;
+        end = max_lr;
+        pct = end_up > 0 ? s / end_up : 1.0;
+    } else {
+        start = max_lr;
+        end = min_lr;
+        pct = end_down - end_up > 0 ? (s - end_up) / (end_down - end_up) : 1.0;
+    }
+    if (pct > 1.0)
+        pct = 1.0;
+    return (float)(end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0));
+}
+
+double tlm_grad_norm(const float *g, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * (double)g[i];
+    return sqrt(s);
+}
+
+double tlm_clip_grad(float *g, size_t n, float max_norm)
+{
+    double norm = tlm_grad_norm(g, n);
+    if (max_norm <= 0.0f)
+        return norm;
+    float coef = (float)((double)max_norm / (norm + 1e-6));
+    if (coef < 1.0f)
+        for (size_t i = 0; i < n; i++)
+            g[i] *= coef;
+    return norm;
+}

@@ -1,0 +1,256 @@
+/* trainer.c - the training step, evaluation and resumable state. */
+#include "trainer.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../core/blas.h"
+#include "../core/timer.h"
+#include "../io/datapath.h"
+#include "adamw.h"
+
+static int open_tokenizer(tlm_trainer *tr, tlm_err *err)
+{
+    char path[4096];
+    if (tlm_data_resolve(tr->cfg.tokenizer, path, sizeof path, err))
+        return tlm_err_prefix(err, "tokenizer: ");
+    if (tlm_tokenizer_load(&tr->tok, path, err))
+        return -1;
+    int v = tlm_tokenizer_vocab_size(tr->tok);
+    if (v != tr->cfg.vocab)
+        return tlm_errf(err, "config key 'vocab' is %d but tokenizer %s has %d tokens", tr->cfg.vocab,
+                        path, v);
+    return 0;
+}
+
+static int open_data(tlm_trainer *tr, tlm_err *err)
+{
+    char path[8192], cache[4096];
+    if (tlm_cache_dir(cache, sizeof cache, err))
+        return -1;
+    if (tlm_data_resolve(tr->cfg.train_data, path, sizeof path, err))
+        return tlm_err_prefix(err, "training data: ");
+    if (tlm_dataset_open(&tr->train, path, tr->tok, cache, err))
+        return -1;
+    if (tlm_dataset_size(tr->train) <= (size_t)tr->cfg.ctx + 1)
+        return tlm_errf(err, "training data %s: %zu tokens is too few for ctx %d", path,
+                        tlm_dataset_size(tr->train), tr->cfg.ctx);
+    if (!tr->cfg.val_data[0])
+        return 0;
+    if (tlm_data_resolve(tr->cfg.val_data, path, sizeof path, err))
+        return tlm_err_prefix(err, "validation data: ");
+    if (tlm_dataset_open(&tr->val, path, tr->tok, cache, err))
+        return -1;
+    if (tlm_dataset_size(tr->val) <= (size_t)tr->cfg.ctx + 1)
+        return tlm_errf(err, "validation data %s: too few tokens for ctx %d", path, tr->cfg.ctx);
+    return 0;
+}
+
+int tlm_trainer_create(tlm_trainer **out, const tlm_config *cfg, tlm_err *err)
+{
+    if (tlm_config_validate(cfg, err))
+        return -1;
+    tlm_trainer *tr = tlm_calloc(1, sizeof *tr, err);
+    if (!tr)
+        return -1;
+    tr->cfg = *cfg;
+    int threads = cfg->threads > 0 ? cfg->threads : tlm_cpu_count();
+    if (threads > 64)
+        threads = 64;
+    tlm_denormals_off();
+    tlm_blas_set_threads(threads);
+    size_t N = (size_t)cfg->batch * (size_t)cfg->ctx;
+    if (open_tokenizer(tr, err) || open_data(tr, err) ||
+        tlm_pool_create(&tr->pool, threads, err) ||
+        tlm_model_create(&tr->model, cfg, cfg->batch, cfg->ctx, tr->pool, err))
+        goto fail;
+    tr->m = tlm_calloc_aligned(tr->model->p.count, sizeof(float), err);
+    tr->v = tlm_calloc_aligned(tr->model->p.count, sizeof(float), err);
+    tr->x = tlm_calloc(N, sizeof(int32_t), err);
+    tr->y = tlm_calloc(N, sizeof(int32_t), err);
+    if (!tr->m || !tr->v || !tr->x || !tr->y)
+        goto fail;
+    tlm_params_init(&tr->model->p, cfg, (uint64_t)cfg->seed);
+    tlm_rng_seed(&tr->data_rng, (uint64_t)cfg->seed * 2654435761ULL + 1);
+    tlm_rng_seed(&tr->aux_rng, (uint64_t)cfg->seed * 40503ULL + 7);
+    *out = tr;
+    return 0;
+fail:
+    tlm_trainer_free(tr);
+    return -1;
+}
+
+int tlm_trainer_restore(tlm_trainer *tr, const tlm_ckpt *ck, tlm_err *err)
+{
+    const tlm_config *a = &tr->cfg, *b = &ck->cfg;
+    if (a->dim != b->dim || a->n_layers != b->n_layers || a->n_heads != b->n_heads ||
+        a->hidden != b->hidden || a->vocab != b->vocab)
+        return tlm_errf(err, "checkpoint architecture (dim %d, layers %d, heads %d, hidden %d, vocab %d) "
+                        "differs from the run's", b->dim, b->n_layers, b->n_heads, b->hidden, b->vocab);
+    if (ck->count != tr->model->p.count)
+        return tlm_errf(err, "checkpoint holds %zu parameters, model has %zu", ck->count,
+                        tr->model->p.count);
+    if (ck->tokenizer_hash && ck->tokenizer_hash != tlm_tokenizer_hash(tr->tok))
+        return tlm_errf(err, "checkpoint was trained with a different tokenizer than %s",
+                        tr->cfg.tokenizer);
+    size_t hn = ck->history_n;
+    tlm_metric_row *h = NULL;
+    if (hn) {
+        h = tlm_calloc(hn, sizeof *h, err);
+        if (!h)
+            return -1;
+        memcpy(h, ck->history, hn * sizeof *h);
+    }
+    memcpy(tr->model->p.mem, ck->params, ck->count * sizeof(float));
+    memcpy(tr->m, ck->m, ck->count * sizeof(float));
+    memcpy(tr->v, ck->v, ck->count * sizeof(float));
+    memcpy(tr->cfg.prec, b->prec, sizeof tr->cfg.prec);
+    tr->model->cfg = tr->cfg;
+    tr->step = ck->step;
+    tr->tokens = ck->tokens;
+    tr->data_rng = ck->data_rng;
+    tr->aux_rng = ck->aux_rng;
+    free(tr->history);
+    tr->history = h;
+    tr->history_n = tr->history_cap = hn;
+    return 0;
+}
+
+void tlm_trainer_snapshot(const tlm_trainer *tr, tlm_ckpt *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    ck->cfg = tr->cfg;
+    ck->count = tr->model->p.count;
+    ck->params = tr->model->p.mem;
+    ck->m = tr->m;
+    ck->v = tr->v;
+    ck->step = tr->step;
+    ck->tokens = tr->tokens;
+    ck->data_rng = tr->data_rng;
+    ck->aux_rng = tr->aux_rng;
+    ck->tokenizer_hash = tlm_tokenizer_hash(tr->tok);
+    ck->history = tr->history;
+    ck->history_n = tr->history_n;
+}
+
+int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
+{
+    const tlm_config *c = &tr->cfg;
+    tlm_model *m = tr->model;
+    double t0 = tlm_now();
+    tlm_dataset_sample(tr->train, &tr->data_rng, c->batch, c->ctx, tr->x, tr->y);
+    double loss, nll;
+    tlm_model_forward(m, tr->x, tr->y, c->batch, c->ctx, &loss, &nll);
+    if (!isfinite(loss))
+        return tlm_errf(err, "training loss is %s at step %lld (lr %g): stopping; lower 'lr' or "
+                        "check the data", isnan(loss) ? "NaN" : "infinite",
+                        (long long)tr->step + 1, (double)tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps));
+    tlm_model_backward(m);
+    double gnorm = tlm_clip_grad(m->g.mem, m->g.count, c->clip);
+    if (!isfinite(gnorm))
+        return tlm_errf(err, "gradient norm is not finite at step %lld", (long long)tr->step + 1);
+    tlm_adamw_hp hp = {tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps), c->beta1, c->beta2,
+                       c->adam_eps, c->weight_decay};
+    tlm_adamw_update(m->p.mem, m->g.mem, tr->m, tr->v, m->p.count, tr->step + 1, &hp, tr->pool);
+    tr->step++;
+    tr->tokens += (double)c->batch * (double)c->ctx;
+    if (st) {
+        st->step = tr->step;
+        st->loss = loss;
+        st->nll = nll;
+        st->grad_norm = gnorm;
+        st->lr = hp.lr;
+        st->seconds = tlm_now() - t0;
+        st->tokens = tr->tokens;
+    }
+    return 0;
+}
+
+int tlm_model_eval(tlm_model *m, const tlm_dataset *ds, size_t max_windows, int32_t *x,
+                   int32_t *y, double *nll, double *smoothed, size_t *windows, tlm_err *err)
+{
+    int B = m->cap_B, T = m->cap_T;
+    size_t want = tlm_dataset_window(ds, 0, T, x, y);
+    if (max_windows && want > max_windows)
+        want = max_windows;
+    if (want == 0)
+        return tlm_errf(err, "evaluation data too short for one window of %d tokens", T);
+    double sum_nll = 0.0, sum_loss = 0.0;
+    size_t done = 0;
+    while (done < want) {
+        int b = 0;
+        for (; b < B && done + (size_t)b < want; b++)
+            tlm_dataset_window(ds, done + (size_t)b, T, x + (size_t)b * (size_t)T,
+                               y + (size_t)b * (size_t)T);
+        double l, n;
+        tlm_model_forward(m, x, y, b, T, &l, &n);
+        sum_nll += n * b;
+        sum_loss += l * b;
+        done += (size_t)b;
+    }
+    *nll = sum_nll / (double)done;
+    if (smoothed)
+        *smoothed = sum_loss / (double)done;
+    if (windows)
+        *windows = done;
+    return 0;
+}
+
+int tlm_trainer_eval(tlm_trainer *tr, double *nll, double *smoothed, tlm_err *err)
+{
+    const tlm_dataset *ds = tr->val ? tr->val : tr->train;
+    size_t max = (size_t)tr->cfg.eval_batches * (size_t)tr->cfg.batch;
+    return tlm_model_eval(tr->model, ds, max, tr->x, tr->y, nll, smoothed, NULL, err);
+}
+
+int tlm_trainer_record(tlm_trainer *tr, const tlm_metric_row *row, tlm_err *err)
+{
+    if (tr->history_n == tr->history_cap) {
+        size_t cap = tr->history_cap ? tr->history_cap * 2 : 256;
+        tlm_metric_row *h = realloc(tr->history, cap * sizeof *h);
+        if (!h)
+            return tlm_errf(err, "out of memory for metrics history");
+        tr->history = h;
+        tr->history_cap = cap;
+    }
+    tr->history[tr->history_n++] = *row;
+    return 0;
+}
+
+void tlm_trainer_free(tlm_trainer *tr)
+{
+    if (!tr)
+        return;
+    tlm_model_free(tr->model);
+    tlm_pool_destroy(tr->pool);
+    tlm_dataset_close(tr->train);
+    tlm_dataset_close(tr->val);
+    tlm_tokenizer_free(tr->tok);
+    free(tr->m);
+    free(tr->v);
+    free(tr->x);
+    free(tr->y);
+    free(tr->history);
+    free(tr);
+}
+
+double tlm_unigram_entropy(const tlm_dataset *ds, int vocab)
+{
+    size_t n = tlm_dataset_size(ds);
+    const int32_t *t = tlm_dataset_tokens(ds);
+    uint64_t *cnt = calloc((size_t)vocab, sizeof *cnt);
+    if (!cnt || n == 0) {
+        free(cnt);
+        return NAN;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (t[i] >= 0 && t[i] < vocab)
+            cnt[t[i]]++;
+    double h = 0.0;
+    for (int v = 0; v < vocab; v++)
+        if (cnt[v]) {
+            double p = (double)cnt[v] / (double)n;
+            h -= p * log(p);
+        }
+    free(cnt);
+    return h;
+}

@@ -1,0 +1,72 @@
+/* trainer.h - one training step (batch, forward, backward, clip, AdamW),
+ * evaluation, and the state a checkpoint needs to resume bit-for-bit. */
+#ifndef TLM_TRAINER_H
+#define TLM_TRAINER_H
+#include <stdint.h>
+#include "../core/err.h"
+#include "../core/pool.h"
+#include "../core/rng.h"
+#include "../io/checkpoint.h"
+#include "../io/dataset.h"
+#include "../io/tokenizer.h"
+#include "../model/model.h"
+
+typedef struct tlm_step_stats {
+    int64_t step;      /* steps done after this one */
+    double loss, nll;  /* training objective and true NLL of the batch */
+    double grad_norm;  /* before clipping */
+    float lr;
+    double seconds;    /* wall time of the step */
+    double tokens;     /* total tokens seen */
+} tlm_step_stats;
+
+typedef struct tlm_trainer {
+    tlm_config cfg;
+    tlm_pool *pool;
+    tlm_model *model;
+    float *m, *v;          /* AdamW moments, parameter layout */
+    int64_t step;
+    double tokens;
+    tlm_rng data_rng, aux_rng;
+    tlm_tokenizer *tok;
+    tlm_dataset *train, *val; /* val may be NULL */
+    int32_t *x, *y;         /* batch buffers */
+    tlm_metric_row *history;
+    size_t history_n, history_cap;
+} tlm_trainer;
+
+/* Build a trainer for cfg: tokenizer, datasets (train required, val optional
+ * when val_data is empty), pool, model initialised from cfg->seed. Errors name
+ * the file or key. data_override (may be NULL) replaces cfg->train_data. */
+int tlm_trainer_create(tlm_trainer **out, const tlm_config *cfg, tlm_err *err);
+
+/* Replace the trainer's whole state by a checkpoint (config must match in
+ * architecture; the checkpoint's config wins). */
+int tlm_trainer_restore(tlm_trainer *tr, const tlm_ckpt *ck, tlm_err *err);
+
+/* Borrowing view of the trainer's state for tlm_ckpt_save. */
+void tlm_trainer_snapshot(const tlm_trainer *tr, tlm_ckpt *ck);
+
+/* One optimisation step. Returns -1 (err set) when the loss is not finite. */
+int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err);
+
+/* Mean validation NLL over eval_batches batches of consecutive windows
+ * (deterministic). *smoothed gets the label-smoothed objective (may be NULL). */
+int tlm_trainer_eval(tlm_trainer *tr, double *nll, double *smoothed, tlm_err *err);
+
+/* Mean NLL (and smoothed objective) of model m over consecutive windows of
+ * cap_T tokens of ds, cap_B at a time; max_windows 0 = all. x, y hold
+ * cap_B * cap_T ids. *windows gets the count evaluated (may be NULL). */
+int tlm_model_eval(tlm_model *m, const tlm_dataset *ds, size_t max_windows, int32_t *x,
+                   int32_t *y, double *nll, double *smoothed, size_t *windows, tlm_err *err);
+
+/* Append a metrics row to the in-memory history. */
+int tlm_trainer_record(tlm_trainer *tr, const tlm_metric_row *row, tlm_err *err);
+
+void tlm_trainer_free(tlm_trainer *tr);
+
+/* Unigram entropy (nats) of the dataset's tokens: the loss of the best
+ * context-free model, a bar a trained model must beat. */
+double tlm_unigram_entropy(const tlm_dataset *ds, int vocab);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# scripts/bootstrap.sh - set up a fresh Debian 12 machine and build tlm.
+#   bash scripts/bootstrap.sh run [tlm options...]   install, build, run tlm
+#   bash scripts/bootstrap.sh check                  install, build, run the test suite
+#   bash scripts/bootstrap.sh build                  install and build only
+# Installs only the Debian packages that are missing (needs root or sudo),
+# verifies and links the data (datasets/setup.sh), configures once, builds.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+mode=${1:-build}
+[ $# -gt 0 ] && shift
+
+build_pkgs="build-essential autoconf automake pkg-config libopenblas-dev libjansson-dev
+  libcsv-dev libncurses-dev libreadline-dev libutf8proc-dev zlib1g-dev"
+test_pkgs="python3 python3-torch python3-numpy tmux"
+
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "bootstrap: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pkgs=$build_pkgs
+[ "$mode" = check ] && pkgs="$pkgs $test_pkgs"
+# shellcheck disable=SC2086
+install_missing $pkgs
+bash datasets/setup.sh >&2
+mkdir -p m4
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+    autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+    ./configure -q
+fi
+make -s -j"$(nproc)" >&2
+
+case "$mode" in
+    build) ;;
+    run) exec ./tlm "$@" ;;
+    check) exec bash scripts/check.sh ;;
+    *) echo "bootstrap: unknown mode '$mode' (run, check or build)" >&2; exit 2 ;;
+esac
