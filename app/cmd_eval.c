@@ -36,7 +36,7 @@ static int eval_setup(eval_ctx *e, const tlm_cli *cli, const char *data_name, tl
     if (cli->threads && tlm_config_set(&base, "threads", cli->threads, err))
         return tlm_err_prefix(err, "--threads: ");
     int threads = base.threads > 0 ? base.threads : tlm_cpu_count();
-    tlm_blas_set_threads(threads);
+    tlm_blas_set_threads(1);
     if (tlm_pool_create(&e->pool, threads, err) ||
         tlm_modelfile_open_model(cli->model, &base, 8, 0, e->pool, &e->m, err))
         return -1;

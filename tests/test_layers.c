@@ -53,7 +53,7 @@ static int N_, D_;
 
 static double rms_loss(void)
 {
-    tlm_rmsnorm_forward(out, rstd, x, w, (size_t)N_, D_);
+    tlm_rmsnorm_forward(out, rstd, x, w, (size_t)N_, D_, NULL);
     return dotd(out, r, (size_t)(N_ * D_));
 }
 
@@ -81,7 +81,7 @@ static int IN_, OUT_;
 
 static double lin_loss(void)
 {
-    tlm_linear_forward(out, x, lw, lb, (size_t)N_, IN_, OUT_);
+    tlm_linear_forward(out, x, lw, lb, (size_t)N_, IN_, OUT_, NULL);
     return dotd(out, r, (size_t)(N_ * OUT_));
 }
 
@@ -92,7 +92,7 @@ static void test_linear(void)
     randn(r, (size_t)(N_ * OUT_), 1);
     memset(dx, 0, sizeof dx), memset(dlw, 0, sizeof dlw), memset(dlb, 0, sizeof dlb);
     lin_loss();
-    tlm_linear_backward(dx, 0, dlw, dlb, r, x, lw, (size_t)N_, IN_, OUT_);
+    tlm_linear_backward(dx, 0, dlw, dlb, r, x, lw, (size_t)N_, IN_, OUT_, NULL);
     ok(fd_check(lin_loss, x, dx, (size_t)(N_ * IN_), 30, 1e-2f) < 1e-2, "linear dx");
     ok(fd_check(lin_loss, lw, dlw, (size_t)(IN_ * OUT_), 30, 1e-2f) < 1e-2, "linear dw");
     ok(fd_check(lin_loss, lb, dlb, (size_t)OUT_, 7, 1e-2f) < 1e-2, "linear dbias");
@@ -155,7 +155,7 @@ static float gt[MAXN], up[MAXN], dg[MAXN], du[MAXN];
 
 static double swiglu_loss(void)
 {
-    tlm_swiglu_forward(out, gt, up, 64);
+    tlm_swiglu_forward(out, gt, up, 64, NULL);
     return dotd(out, r, 64);
 }
 
@@ -163,7 +163,7 @@ static void test_swiglu(void)
 {
     randn(gt, 64, 2), randn(up, 64, 1), randn(r, 64, 1);
     swiglu_loss();
-    tlm_swiglu_backward(dg, du, r, gt, up, 64);
+    tlm_swiglu_backward(dg, du, r, gt, up, 64, NULL);
     ok(fd_check(swiglu_loss, gt, dg, 64, 30, 1e-2f) < 1e-2, "swiglu dgate");
     ok(fd_check(swiglu_loss, up, du, 64, 30, 1e-2f) < 1e-2, "swiglu dup");
 }
@@ -175,7 +175,7 @@ static float eps_;
 
 static double ce_loss(void)
 {
-    return tlm_cross_entropy(NULL, logits, tg, 4, 11, eps_, NULL);
+    return tlm_cross_entropy(NULL, logits, tg, 4, 11, eps_, NULL, NULL, NULL);
 }
 
 static void test_ce(void)
@@ -184,7 +184,7 @@ static void test_ce(void)
     for (int e = 0; e < 2; e++) {
         eps_ = e ? 0.1f : 0.0f;
         double nll;
-        double l = tlm_cross_entropy(dlog, logits, tg, 4, 11, eps_, &nll);
+        double l = tlm_cross_entropy(dlog, logits, tg, 4, 11, eps_, &nll, NULL, NULL);
         ok(fd_check(ce_loss, logits, dlog, 44, 30, 1e-3f) < 1e-2, "cross-entropy gradient (eps %.1f)",
            eps_);
         /* reference: mean over rows of (1-eps)(-log p_t) + eps * mean_c(-log p_c) */

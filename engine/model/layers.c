@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "../core/blas.h"
+#include "../core/gemm.h"
 
 void tlm_embed_forward(float *out, const int32_t *tok, const float *emb, size_t N, int d)
 {
@@ -20,19 +21,34 @@ void tlm_embed_backward(float *demb, const int32_t *tok, const float *dout, size
     }
 }
 
-void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int d)
+typedef struct rms_job {
+    float *out, *rstd;
+    const float *x, *w;
+    int d;
+} rms_job;
+
+static void rms_rows(void *ctx, size_t lo, size_t hi)
 {
-    for (size_t i = 0; i < N; i++) {
-        const float *xi = x + i * (size_t)d;
-        float *oi = out + i * (size_t)d;
+    const rms_job *j = ctx;
+    int d = j->d;
+    for (size_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * (size_t)d;
+        float *oi = j->out + i * (size_t)d;
         float ss = 0.0f;
-        for (int j = 0; j < d; j++)
-            ss += xi[j] * xi[j];
+        for (int k = 0; k < d; k++)
+            ss += xi[k] * xi[k];
         float r = 1.0f / sqrtf(ss / (float)d + 1e-6f);
-        rstd[i] = r;
-        for (int j = 0; j < d; j++)
-            oi[j] = xi[j] * r * w[j];
+        j->rstd[i] = r;
+        for (int k = 0; k < d; k++)
+            oi[k] = xi[k] * r * j->w[k];
     }
+}
+
+void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int d,
+                         tlm_pool *pool)
+{
+    rms_job j = {out, rstd, x, w, d};
+    tlm_pool_for(pool, N, rms_rows, &j);
 }
 
 void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
@@ -54,24 +70,23 @@ void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *
 }
 
 void tlm_linear_forward(float *y, const float *x, const float *w, const float *bias, size_t N,
-                        int n_in, int n_out)
+                        int n_in, int n_out, tlm_pool *pool)
 {
     if (bias) {
         for (size_t i = 0; i < N; i++)
             memcpy(y + i * (size_t)n_out, bias, sizeof(float) * (size_t)n_out);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, n_out, n_in, 1.0f, x, n_in, w, n_in,
-                bias ? 1.0f : 0.0f, y, n_out);
+    tlm_gemm(pool, 0, 1, (int)N, n_out, n_in, 1.0f, x, n_in, w, n_in, bias ? 1.0f : 0.0f, y, n_out);
 }
 
 void tlm_linear_backward(float *dx, int acc_dx, float *dw, float *dbias, const float *dy,
-                         const float *x, const float *w, size_t N, int n_in, int n_out)
+                         const float *x, const float *w, size_t N, int n_in, int n_out,
+                         tlm_pool *pool)
 {
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, n_in, n_out, 1.0f, dy, n_out, w, n_in,
-                    acc_dx ? 1.0f : 0.0f, dx, n_in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)N, 1.0f, dy, n_out, x, n_in, 1.0f,
-                dw, n_in);
+        tlm_gemm(pool, 0, 0, (int)N, n_in, n_out, 1.0f, dy, n_out, w, n_in, acc_dx ? 1.0f : 0.0f,
+                 dx, n_in);
+    tlm_gemm(pool, 1, 0, n_out, n_in, (int)N, 1.0f, dy, n_out, x, n_in, 1.0f, dw, n_in);
     if (dbias)
         for (size_t i = 0; i < N; i++)
             for (int o = 0; o < n_out; o++)
@@ -122,26 +137,7 @@ void tlm_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B,
     rope_apply(dx, cos_t, sin_t, B, T, n_heads, hd, -1.0f);
 }
 
-/* ---- attention ---- */
-
-static float dot(const float *a, const float *b, int n)
-{
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += a[i + k] * b[i + k];
-    float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++)
-        r += a[i] * b[i];
-    return r;
-}
-
-static void axpy(float *y, float a, const float *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
-}
+/* ---- attention: per (batch, head), T x T products through the BLAS ---- */
 
 typedef struct attn_job {
     float *out, *att, *dq, *dk, *dv, *scratch;
@@ -149,35 +145,36 @@ typedef struct attn_job {
     int B, T, nh, hd;
 } attn_job;
 
+/* Softmax of row t over s <= t in place; zero for s > t. */
+static void causal_softmax_row(float *p, int t, int T)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    for (int s = 0; s <= t; s++)
+        mx = p[s] > mx ? p[s] : mx;
+    for (int s = 0; s <= t; s++) {
+        p[s] = expf(p[s] - mx);
+        sum += p[s];
+    }
+    float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++)
+        p[s] *= inv;
+    for (int s = t + 1; s < T; s++)
+        p[s] = 0.0f;
+}
+
 static void attn_fwd_task(void *ctx, int task, int thread)
 {
+    (void)thread;
     attn_job *j = ctx;
     int b = task / j->nh, h = task % j->nh, T = j->T, C = j->nh * j->hd, hd = j->hd;
-    float scale = 1.0f / sqrtf((float)hd);
     size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
     float *P = j->att + (size_t)task * (size_t)T * (size_t)T;
-    for (int t = 0; t < T; t++) {
-        const float *qt = j->q + base + (size_t)t * (size_t)C;
-        float *pt = P + (size_t)t * (size_t)T, mx = -INFINITY;
-        for (int s = 0; s <= t; s++) {
-            pt[s] = dot(qt, j->k + base + (size_t)s * (size_t)C, hd) * scale;
-            mx = pt[s] > mx ? pt[s] : mx;
-        }
-        float sum = 0.0f;
-        for (int s = 0; s <= t; s++) {
-            pt[s] = expf(pt[s] - mx);
-            sum += pt[s];
-        }
-        float inv = 1.0f / sum;
-        for (int s = 0; s <= t; s++)
-            pt[s] *= inv;
-        for (int s = t + 1; s < T; s++)
-            pt[s] = 0.0f;
-        float *ot = j->out + base + (size_t)t * (size_t)C;
-        memset(ot, 0, sizeof(float) * (size_t)hd);
-        for (int s = 0; s <= t; s++)
-            axpy(ot, pt[s], j->v + base + (size_t)s * (size_t)C, hd);
-    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd),
+                j->q + base, C, j->k + base, C, 0.0f, P, T);
+    for (int t = 0; t < T; t++)
+        causal_softmax_row(P + (size_t)t * (size_t)T, t, T);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, j->v + base, C,
+                0.0f, j->out + base, C);
 }
 
 void tlm_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
@@ -194,29 +191,28 @@ static void attn_bwd_task(void *ctx, int task, int thread)
     float scale = 1.0f / sqrtf((float)hd);
     size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
     const float *P = j->att_c + (size_t)task * (size_t)T * (size_t)T;
-    float *dP = j->scratch + (size_t)thread * (size_t)T;
-    for (int t = 0; t < T; t++) {
-        memset(j->dq + base + (size_t)t * (size_t)C, 0, sizeof(float) * (size_t)hd);
-        memset(j->dk + base + (size_t)t * (size_t)C, 0, sizeof(float) * (size_t)hd);
-        memset(j->dv + base + (size_t)t * (size_t)C, 0, sizeof(float) * (size_t)hd);
-    }
+    float *dS = j->scratch + (size_t)thread * (size_t)T * (size_t)T;
+    /* dP = dY V^T; dV = P^T dY */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, j->dout + base, C,
+                j->v + base, C, 0.0f, dS, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, j->dout + base, C,
+                0.0f, j->dv + base, C);
+    /* dS = P * (dP - rowsum(P * dP)) * scale */
     for (int t = 0; t < T; t++) {
         const float *pt = P + (size_t)t * (size_t)T;
-        const float *dot_t = j->dout + base + (size_t)t * (size_t)C;
-        const float *qt = j->q + base + (size_t)t * (size_t)C;
-        float *dqt = j->dq + base + (size_t)t * (size_t)C;
-        float acc = 0.0f;
-        for (int s = 0; s <= t; s++) {
-            dP[s] = dot(dot_t, j->v + base + (size_t)s * (size_t)C, hd);
-            axpy(j->dv + base + (size_t)s * (size_t)C, pt[s], dot_t, hd);
-            acc += pt[s] * dP[s];
-        }
-        for (int s = 0; s <= t; s++) {
-            float ds = pt[s] * (dP[s] - acc) * scale;
-            axpy(dqt, ds, j->k + base + (size_t)s * (size_t)C, hd);
-            axpy(j->dk + base + (size_t)s * (size_t)C, ds, qt, hd);
-        }
+        float *st = dS + (size_t)t * (size_t)T, acc = 0.0f;
+        for (int s = 0; s <= t; s++)
+            acc += pt[s] * st[s];
+        for (int s = 0; s <= t; s++)
+            st[s] = pt[s] * (st[s] - acc) * scale;
+        for (int s = t + 1; s < T; s++)
+            st[s] = 0.0f;
     }
+    /* dQ = dS K; dK = dS^T Q */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dS, T, j->k + base, C,
+                0.0f, j->dq + base, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dS, T, j->q + base, C,
+                0.0f, j->dk + base, C);
 }
 
 void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
@@ -230,57 +226,130 @@ void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
 
 /* ---- SwiGLU ---- */
 
-void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n)
+typedef struct swiglu_job {
+    float *out, *dgate, *dup;
+    const float *gate, *up, *dout;
+} swiglu_job;
+
+static void swiglu_fwd_range(void *ctx, size_t lo, size_t hi)
 {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+    const swiglu_job *j = ctx;
+    for (size_t i = lo; i < hi; i++) {
+        float g = j->gate[i];
+        j->out[i] = g / (1.0f + expf(-g)) * j->up[i];
+    }
+}
+
+void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n, tlm_pool *pool)
+{
+    swiglu_job j = {.out = out, .gate = gate, .up = up};
+    tlm_pool_for(pool, n, swiglu_fwd_range, &j);
+}
+
+static void swiglu_bwd_range(void *ctx, size_t lo, size_t hi)
+{
+    const swiglu_job *j = ctx;
+    for (size_t i = lo; i < hi; i++) {
+        float g = j->gate[i], sig = 1.0f / (1.0f + expf(-g));
+        j->dup[i] = j->dout[i] * g * sig;
+        j->dgate[i] = j->dout[i] * j->up[i] * sig * (1.0f + g * (1.0f - sig));
     }
 }
 
 void tlm_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
-                         const float *up, size_t n)
+                         const float *up, size_t n, tlm_pool *pool)
 {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
-        float silu = g * sig;
-        dup[i] = dout[i] * silu;
-        dgate[i] = dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
-    }
+    swiglu_job j = {.dgate = dgate, .dup = dup, .gate = gate, .up = up, .dout = dout};
+    tlm_pool_for(pool, n, swiglu_bwd_range, &j);
+}
+
+typedef struct add_job {
+    float *dst;
+    const float *src;
+} add_job;
+
+static void add_range(void *ctx, size_t lo, size_t hi)
+{
+    const add_job *j = ctx;
+    for (size_t i = lo; i < hi; i++)
+        j->dst[i] += j->src[i];
+}
+
+void tlm_add_inplace(float *dst, const float *src, size_t n, tlm_pool *pool)
+{
+    add_job j = {dst, src};
+    tlm_pool_for(pool, n, add_range, &j);
 }
 
 /* ---- loss ---- */
 
-double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t N,
-                         int V, float eps, double *nll)
+typedef struct ce_job {
+    float *dlogits;
+    const float *logits;
+    const int32_t *targets;
+    double *row_loss, *row_nll; /* indexed by row - base */
+    size_t N, base;
+    int V;
+    float eps;
+} ce_job;
+
+static void ce_rows(void *ctx, size_t lo, size_t hi)
 {
-    double loss = 0.0, nll_sum = 0.0;
-    float invN = 1.0f / (float)N, smooth = eps / (float)V;
-    for (size_t i = 0; i < N; i++) {
-        const float *l = logits + i * (size_t)V;
+    const ce_job *j = ctx;
+    int V = j->V;
+    float invN = 1.0f / (float)j->N, smooth = j->eps / (float)V;
+    for (size_t i = lo; i < hi; i++) {
+        const float *l = j->logits + i * (size_t)V;
         float mx = -INFINITY;
         for (int c = 0; c < V; c++)
             mx = l[c] > mx ? l[c] : mx;
         double sum = 0.0, sum_logits = 0.0;
         for (int c = 0; c < V; c++) {
-            sum += exp((double)(l[c] - mx));
+            sum += (double)expf(l[c] - mx);
             sum_logits += (double)l[c];
         }
         double lse = (double)mx + log(sum);
-        double n_i = lse - (double)l[targets[i]];
-        double mean_nlp = lse - sum_logits / (double)V; /* mean over classes of -log p */
-        nll_sum += n_i;
-        loss += (1.0 - (double)eps) * n_i + (double)eps * mean_nlp;
-        if (dlogits) {
-            float *g = dlogits + i * (size_t)V;
-            for (int c = 0; c < V; c++) {
-                float p = (float)exp((double)l[c] - lse);
-                g[c] = (p - smooth) * invN;
-            }
-            g[targets[i]] -= (1.0f - eps) * invN;
+        double n_i = lse - (double)l[j->targets[i]];
+        j->row_nll[i - j->base] = n_i;
+        j->row_loss[i - j->base] = (1.0 - (double)j->eps) * n_i + (double)j->eps * (lse - sum_logits / V);
+        if (j->dlogits) {
+            float *g = j->dlogits + i * (size_t)V, flse = (float)(lse - (double)mx);
+            for (int c = 0; c < V; c++)
+                g[c] = (expf(l[c] - mx - flse) - smooth) * invN;
+            g[j->targets[i]] -= (1.0f - j->eps) * invN;
         }
     }
+}
+
+double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t N,
+                         int V, float eps, double *nll, double *row_scratch, tlm_pool *pool)
+{
+    double local[2 * 64];
+    double *rows = row_scratch;
+    if (!rows) {
+        /* small problems without scratch run serially, 64 rows at a time */
+        double loss = 0.0, nsum = 0.0;
+        for (size_t lo = 0; lo < N; lo += 64) {
+            size_t hi = lo + 64 < N ? lo + 64 : N;
+            ce_job j = {dlogits, logits, targets, local, local + 64, N, lo, V, eps};
+            ce_rows(&j, lo, hi);
+            for (size_t i = lo; i < hi; i++) {
+                loss += local[i - lo];
+                nsum += local[64 + i - lo];
+            }
+        }
+        if (nll)
+            *nll = nsum / (double)N;
+        return loss / (double)N;
+    }
+    ce_job j = {dlogits, logits, targets, rows, rows + N, N, 0, V, eps};
+    tlm_pool_for(pool, N, ce_rows, &j);
+    double loss = 0.0, nsum = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        loss += rows[i];
+        nsum += rows[N + i];
+    }
     if (nll)
-        *nll = nll_sum / (double)N;
+        *nll = nsum / (double)N;
     return loss / (double)N;
 }

@@ -5,6 +5,7 @@
 #define TLM_LAYERS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "../core/gemm.h"
 #include "../core/pool.h"
 
 /* out[i] = emb[tok[i]] (rows of width d). */
@@ -13,18 +14,21 @@ void tlm_embed_forward(float *out, const int32_t *tok, const float *emb, size_t 
 void tlm_embed_backward(float *demb, const int32_t *tok, const float *dout, size_t N, int d);
 
 /* RMSNorm: out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + 1e-6). */
-void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int d);
+void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int d,
+                         tlm_pool *pool);
 /* dx += ..., dw += ... */
 void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                           const float *rstd, size_t N, int d);
 
-/* y[N,O] = x[N,I] W[O,I]^T (+ bias[O] when bias != NULL), through the BLAS. */
+/* y[N,O] = x[N,I] W[O,I]^T (+ bias[O] when bias != NULL), through the BLAS
+ * split over pool (may be NULL). */
 void tlm_linear_forward(float *y, const float *x, const float *w, const float *bias, size_t N,
-                        int n_in, int n_out);
+                        int n_in, int n_out, tlm_pool *pool);
 /* dx[N,I] = dy W (accumulate when acc_dx), dw[O,I] += dy^T x, dbias += colsum dy.
  * w is the weight used in forward (quantized for STE); x the unquantized input. */
 void tlm_linear_backward(float *dx, int acc_dx, float *dw, float *dbias, const float *dy,
-                         const float *x, const float *w, size_t N, int n_in, int n_out);
+                         const float *x, const float *w, size_t N, int n_in, int n_out,
+                         tlm_pool *pool);
 
 /* RoPE tables for positions [0, max_pos): cos/sin [max_pos, hd/2],
  * inv_freq[i] = 1 / 10000^(2i/hd). */
@@ -40,21 +44,25 @@ void tlm_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B,
  * (upper triangle zero). Parallel over (b, h) on pool. */
 void tlm_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                            int B, int T, int nh, int hd, tlm_pool *pool);
-/* dq, dk, dv are OVERWRITTEN. scratch: pool threads x T floats. */
+/* dq, dk, dv are OVERWRITTEN. scratch: pool threads x T x T floats. */
 void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
                             const float *q, const float *k, const float *v, int B, int T, int nh,
                             int hd, float *scratch, tlm_pool *pool);
 
 /* SwiGLU: out = silu(gate) * up, all [N*h]. */
-void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n, tlm_pool *pool);
 /* dgate, dup OVERWRITTEN. */
 void tlm_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
-                         const float *up, size_t n);
+                         const float *up, size_t n, tlm_pool *pool);
 
 /* Cross-entropy over logits [N, V] with label smoothing eps. Returns the mean
  * smoothed loss; *nll gets the mean true NLL. When dlogits != NULL it gets the
- * gradient of the mean loss (may alias logits). */
+ * gradient of the mean loss (may alias logits). row_scratch holds 2*N doubles
+ * (may be NULL when pool is NULL); rows run in parallel on pool. */
 double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t N,
-                         int V, float eps, double *nll);
+                         int V, float eps, double *nll, double *row_scratch, tlm_pool *pool);
+
+/* dst[i] += src[i] for i < n, on pool. */
+void tlm_add_inplace(float *dst, const float *src, size_t n, tlm_pool *pool);
 
 #endif

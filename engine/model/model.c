@@ -22,13 +22,14 @@ static float *carve(float **cur, size_t n)
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static size_t act_floats(const tlm_config *c, size_t B, size_t T)
+static size_t act_floats(const tlm_config *c, size_t B, size_t T, size_t threads)
 {
     size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
     size_t blk = 8 * round16(N * d) + 2 * round16(N) + round16(B * nh * T * T) + 3 * round16(N * h);
     size_t w = h > d ? h : d;
     size_t tail = 2 * round16(N * d) + round16(N) + round16(N * (size_t)c->vocab) + round16(N * w) +
-                  5 * round16(N * d) + 3 * round16(N * h) + round16(64 * T) +
+                  5 * round16(N * d) + 3 * round16(N * h) + round16(threads * T * T) +
+                  round16(4 * N) +
                   2 * round16((size_t)c->max_ctx * d);
     return blk * (size_t)c->n_layers + tail;
 }
@@ -67,7 +68,8 @@ static void carve_acts(tlm_model *m)
         m->dtmp[i] = carve(&cur, N * d);
     for (int i = 0; i < 3; i++)
         m->dh[i] = carve(&cur, N * h);
-    m->att_scratch = carve(&cur, 64 * T);
+    m->att_scratch = carve(&cur, (size_t)tlm_pool_threads(m->pool) * T * T);
+    m->ce_rows = (double *)carve(&cur, 4 * N);
     m->rope_cos = carve(&cur, (size_t)c->max_ctx * d);
     m->rope_sin = carve(&cur, (size_t)c->max_ctx * d);
 }
@@ -93,7 +95,9 @@ int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_p
         for (int j = 0; j < TLM_LIN_PER_BLOCK; j++)
             lin_total += (size_t)lin_in(cfg, j) * (size_t)lin_out(cfg, j);
     m->wq_mem = tlm_calloc_aligned(lin_total, sizeof(float), err);
-    m->act_mem = tlm_calloc_aligned(act_floats(cfg, (size_t)B, (size_t)T), sizeof(float), err);
+    m->act_mem = tlm_calloc_aligned(act_floats(cfg, (size_t)B, (size_t)T,
+                                               (size_t)tlm_pool_threads(pool)),
+                                    sizeof(float), err);
     m->targets = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
     m->tokens = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
     if (!m->wq_mem || !m->act_mem || !m->targets || !m->tokens)
@@ -171,6 +175,25 @@ void tlm_model_quantize(tlm_model *m)
     tlm_pool_run(m->pool, m->cfg.n_layers * TLM_LIN_PER_BLOCK, quant_task, &j);
 }
 
+typedef struct actq_job {
+    float *xq;
+    const float *x;
+    size_t cols;
+} actq_job;
+
+static void actq_rows(void *ctx, size_t lo, size_t hi)
+{
+    const actq_job *j = ctx;
+    tlm_quant_act_int8(j->xq + lo * j->cols, j->x + lo * j->cols, hi - lo, j->cols);
+}
+
+/* Per-token 8-bit fake quantization of x [N, cols] into m->xq, on the pool. */
+static void quant_acts(tlm_model *m, const float *x, size_t N, size_t cols)
+{
+    actq_job j = {m->xq, x, cols};
+    tlm_pool_for(m->pool, N, actq_rows, &j);
+}
+
 /* y = x W~^T for linear (l, j), quantizing x per token unless fp32. */
 static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, size_t N)
 {
@@ -178,10 +201,10 @@ static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, siz
     int idx = l * TLM_LIN_PER_BLOCK + j, n_in = lin_in(c, j), n_out = lin_out(c, j);
     const float *xin = x;
     if (c->prec[idx] != TLM_PREC_FP32) {
-        tlm_quant_act_int8(m->xq, x, N, (size_t)n_in);
+        quant_acts(m, x, N, (size_t)n_in);
         xin = m->xq;
     }
-    tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out);
+    tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out, m->pool);
 }
 
 static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T)
@@ -192,14 +215,14 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     int hd = c->dim / c->n_heads;
     if (a->res != res)
         memcpy(a->res, res, N * d * sizeof(float));
-    tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim);
+    tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim, m->pool);
     if (c->prec[l * 7 + TLM_LIN_Q] != TLM_PREC_FP32 && c->prec[l * 7 + TLM_LIN_K] != TLM_PREC_FP32 &&
         c->prec[l * 7 + TLM_LIN_V] != TLM_PREC_FP32) {
         /* q, k, v share one quantized input */
-        tlm_quant_act_int8(m->xq, a->ln1, N, d);
-        tlm_linear_forward(a->q, m->xq, m->wq[l * 7 + TLM_LIN_Q], NULL, N, c->dim, c->dim);
-        tlm_linear_forward(a->k, m->xq, m->wq[l * 7 + TLM_LIN_K], NULL, N, c->dim, c->dim);
-        tlm_linear_forward(a->v, m->xq, m->wq[l * 7 + TLM_LIN_V], NULL, N, c->dim, c->dim);
+        quant_acts(m, a->ln1, N, d);
+        tlm_linear_forward(a->q, m->xq, m->wq[l * 7 + TLM_LIN_Q], NULL, N, c->dim, c->dim, m->pool);
+        tlm_linear_forward(a->k, m->xq, m->wq[l * 7 + TLM_LIN_K], NULL, N, c->dim, c->dim, m->pool);
+        tlm_linear_forward(a->v, m->xq, m->wq[l * 7 + TLM_LIN_V], NULL, N, c->dim, c->dim, m->pool);
     } else {
         linear_fwd(m, l, TLM_LIN_Q, a->q, a->ln1, N);
         linear_fwd(m, l, TLM_LIN_K, a->k, a->ln1, N);
@@ -209,15 +232,13 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     tlm_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_attention_forward(a->atty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd, m->pool);
     linear_fwd(m, l, TLM_LIN_O, a->mid, a->atty, N);
-    for (size_t i = 0; i < N * d; i++)
-        a->mid[i] += a->res[i];
-    tlm_rmsnorm_forward(a->ln2, a->rstd2, a->mid, m->p.blk[l].norm2, N, c->dim);
+    tlm_add_inplace(a->mid, a->res, N * d, m->pool);
+    tlm_rmsnorm_forward(a->ln2, a->rstd2, a->mid, m->p.blk[l].norm2, N, c->dim, m->pool);
     linear_fwd(m, l, TLM_LIN_GATE, a->gate, a->ln2, N);
     linear_fwd(m, l, TLM_LIN_UP, a->up, a->ln2, N);
-    tlm_swiglu_forward(a->act, a->gate, a->up, N * h);
+    tlm_swiglu_forward(a->act, a->gate, a->up, N * h, m->pool);
     linear_fwd(m, l, TLM_LIN_DOWN, res_next, a->act, N);
-    for (size_t i = 0; i < N * d; i++)
-        res_next[i] += a->mid[i];
+    tlm_add_inplace(res_next, a->mid, N * d, m->pool);
 }
 
 void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
@@ -233,11 +254,12 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
         float *next = l + 1 < c->n_layers ? m->a[l + 1].res : m->res_out;
         block_forward(m, l, m->a[l].res, next, B, T);
     }
-    tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim);
-    tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N, c->dim, c->vocab);
+    tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool);
+    tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N, c->dim, c->vocab, m->pool);
     if (y) {
         memcpy(m->targets, y, N * sizeof(int32_t));
-        m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing, &m->nll);
+        m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing, &m->nll,
+                                    m->ce_rows, m->pool);
         if (loss)
             *loss = m->loss;
         if (nll)
@@ -253,7 +275,7 @@ static void linear_bwd(tlm_model *m, int l, int j, float *dx, int acc, const flo
     const tlm_config *c = &m->cfg;
     int idx = l * TLM_LIN_PER_BLOCK + j;
     tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, m->wq[idx], N, lin_in(c, j),
-                        lin_out(c, j));
+                        lin_out(c, j), m->pool);
 }
 
 static void block_backward(tlm_model *m, int l, int B, int T)
@@ -266,7 +288,7 @@ static void block_backward(tlm_model *m, int l, int B, int T)
     float *dln = m->dtmp[0], *dq = m->dtmp[1], *dk = m->dtmp[2], *dv = m->dtmp[3];
     /* dres holds d(block output); it is also d(mid) through the residual */
     linear_bwd(m, l, TLM_LIN_DOWN, dact, 0, m->dres, a->act, N);
-    tlm_swiglu_backward(dgate, dup_h, dact, a->gate, a->up, N * h);
+    tlm_swiglu_backward(dgate, dup_h, dact, a->gate, a->up, N * h, m->pool);
     linear_bwd(m, l, TLM_LIN_GATE, dln, 0, dgate, a->ln2, N);
     linear_bwd(m, l, TLM_LIN_UP, dln, 1, dup_h, a->ln2, N);
     tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm2, dln, a->mid, m->p.blk[l].norm2, a->rstd2, N,
@@ -292,9 +314,10 @@ void tlm_model_backward(tlm_model *m)
     size_t N = (size_t)B * (size_t)T;
     memset(m->g.mem, 0, m->g.count * sizeof(float));
     float *dlogits = m->logits;
-    tlm_cross_entropy(dlogits, m->logits, m->targets, N, c->vocab, c->label_smoothing, NULL);
+    tlm_cross_entropy(dlogits, m->logits, m->targets, N, c->vocab, c->label_smoothing, NULL,
+                      m->ce_rows, m->pool);
     tlm_linear_backward(m->dtmp[0], 0, m->g.head_w, m->g.head_b, dlogits, m->lnf, m->p.head_w, N,
-                        c->dim, c->vocab);
+                        c->dim, c->vocab, m->pool);
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
     tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);
     for (int l = c->n_layers - 1; l >= 0; l--)

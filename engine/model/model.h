@@ -40,6 +40,7 @@ typedef struct tlm_model {
     float *res_out, *lnf, *rstdf, *logits;
     float *xq;          /* scratch for quantized activations [N, max(d,h)] */
     float *dres, *dtmp[4], *dh[3], *att_scratch;
+    double *ce_rows;    /* per-row losses, 2 * cap_B * cap_T */
     float *rope_cos, *rope_sin;
     int32_t *targets;   /* copy of the last targets */
     int32_t *tokens;    /* copy of the last inputs */

@@ -57,7 +57,7 @@ int tlm_trainer_create(tlm_trainer **out, const tlm_config *cfg, tlm_err *err)
     if (threads > 64)
         threads = 64;
     tlm_denormals_off();
-    tlm_blas_set_threads(threads);
+    tlm_blas_set_threads(1); /* one pool: the BLAS runs inside our threads */
     size_t N = (size_t)cfg->batch * (size_t)cfg->ctx;
     if (open_tokenizer(tr, err) || open_data(tr, err) ||
         tlm_pool_create(&tr->pool, threads, err) ||
