@@ -186,7 +186,7 @@ def main(out):
     lr = ref["lr"]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-8,
                             weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=ref["schedule_steps"], pct_start=0.1,
                                                 anneal_strategy="cos", cycle_momentum=False,
                                                 div_factor=25.0, final_div_factor=1e4)
     losses, lrs = [], []
