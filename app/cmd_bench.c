@@ -5,12 +5,13 @@
 #include <string.h>
 #include "cli.h"
 #include "engine/core/blas.h"
+#include "engine/core/gemm.h"
 #include "engine/core/rng.h"
 #include "engine/core/timer.h"
 #include "engine/train/trainer.h"
 
 /* GFLOP/s of y[M,N] = x[M,K] w[N,K]^T, best of a few runs. */
-static double sgemm_gflops(int M, int N, int K)
+static double sgemm_gflops(tlm_pool *pool, int M, int N, int K)
 {
     float *a = malloc(sizeof(float) * (size_t)M * (size_t)K);
     float *b = malloc(sizeof(float) * (size_t)N * (size_t)K);
@@ -28,7 +29,7 @@ static double sgemm_gflops(int M, int N, int K)
     double best = 1e9;
     for (int rep = 0; rep < 6; rep++) {
         double t = tlm_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        tlm_gemm(pool, 0, 1, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
         t = tlm_now() - t;
         best = t < best ? t : best;
     }
@@ -42,6 +43,24 @@ static double flops_per_token(const tlm_config *c)
     double lin = (double)c->n_layers * (4.0 * c->dim * c->dim + 3.0 * c->dim * c->hidden);
     double head = (double)c->vocab * c->dim;
     return 6.0 * (lin + head) + 12.0 * c->n_layers * (double)c->ctx * c->dim;
+}
+
+/* Time share and GFLOP/s of each phase of the timed steps. */
+static void print_phases(const tlm_model *m, double total)
+{
+    double covered = 0.0;
+    for (int p = 0; p < TLM_PH_COUNT; p++) {
+        double s = m->phase_s[p], f = m->phase_flop[p];
+        covered += s;
+        if (f > 0)
+            printf("  %-18s %5.1f%%  %7.1f ms  %6.1f GFLOP/s\n", tlm_phase_name((tlm_phase)p),
+                   100.0 * s / total, 1e3 * s, s > 0 ? f / s / 1e9 : 0.0);
+        else
+            printf("  %-18s %5.1f%%  %7.1f ms\n", tlm_phase_name((tlm_phase)p), 100.0 * s / total,
+                   1e3 * s);
+    }
+    printf("  %-18s %5.1f%%  %7.1f ms\n", "other (batching)", 100.0 * (total - covered) / total,
+           1e3 * (total - covered));
 }
 
 int tlm_cmd_bench(int argc, char **argv)
@@ -64,14 +83,16 @@ int tlm_cmd_bench(int argc, char **argv)
     int N = cfg.batch * cfg.ctx;
     printf("bench: preset %s, batch %d x %d, %d threads; %s\n", cfg.preset, cfg.batch, cfg.ctx,
            tlm_pool_threads(tr->pool), blas);
-    printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.dim, cfg.dim, sgemm_gflops(N, cfg.dim, cfg.dim));
+    printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.dim, cfg.dim, sgemm_gflops(tr->pool, N, cfg.dim, cfg.dim));
     printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.hidden, cfg.dim,
-           sgemm_gflops(N, cfg.hidden, cfg.dim));
+           sgemm_gflops(tr->pool, N, cfg.hidden, cfg.dim));
     tlm_step_stats st;
     if (tlm_trainer_step(tr, &st, &err)) { /* warm-up */
         tlm_trainer_free(tr);
         return tlm_cli_fail(&err);
     }
+    memset(tr->model->phase_s, 0, sizeof tr->model->phase_s);
+    memset(tr->model->phase_flop, 0, sizeof tr->model->phase_flop);
     double t = tlm_now();
     for (int i = 1; i < cfg.steps; i++)
         if (tlm_trainer_step(tr, &st, &err)) {
@@ -84,6 +105,7 @@ int tlm_cmd_bench(int argc, char **argv)
     printf("train: %d steps, %.1f ms/step, %.0f tok/s, %.1f model GFLOP/s (%.1f MFLOP/token)\n",
            timed, 1e3 * t / timed, tok_s, tok_s * flops_per_token(&cfg) / 1e9,
            flops_per_token(&cfg) / 1e6);
+    print_phases(tr->model, t);
     tlm_trainer_free(tr);
     return 0;
 }

@@ -32,9 +32,10 @@ int main(void)
 {
     tlm_config c;
     tlm_err err;
-    uint64_t n;
-    ok(tlm_config_preset(&c, "paper", &err) == 0 && tlm_config_param_count(&c, &n, &err) == 0 &&
-           n == 131921466ULL, "paper preset has 131,921,466 parameters (%llu)", (unsigned long long)n);
+    uint64_t n = 0;
+    int rc = tlm_config_preset(&c, "paper", &err) || tlm_config_param_count(&c, &n, &err);
+    ok(rc == 0 && n == 131921466ULL, "paper preset has 131,921,466 parameters (%llu)",
+       (unsigned long long)n);
     ok(c.dim == 768 && c.n_layers == 12 && c.n_heads == 12 && c.hidden == 2050 && c.vocab == 30522 &&
            c.ctx == 128 && c.max_ctx == 512, "paper preset architecture");
     int nt = tlm_tensor_count(&c);
@@ -62,7 +63,13 @@ int main(void)
     ok(rejects("batch=-3", "batch"), "negative batch rejected");
     ok(rejects("steps=99999999999999999999", "steps"), "overflowing integer rejected");
     ok(rejects("dim=65536", "absurd") || rejects("dim=65536", "heads"), "absurd sizes rejected");
-    ok(rejects("vocab=16000000", "absurd"), "products that overflow the budget are rejected");
+    tlm_config_preset(&c, "tiny", &err);
+    c.dim = 65536, c.n_heads = 1024, c.hidden = 1 << 20, c.vocab = 1 << 24, c.n_layers = 64;
+    rc = tlm_config_validate(&c, &err);
+    ok(rc == -1 && strstr(err.msg, "absurd"), "products beyond any machine are rejected: %s", err.msg);
+    c.dim = 1 << 16, c.n_layers = 1, c.hidden = 64, c.vocab = 1 << 24;
+    ok(tlm_config_param_count(&c, &n, &err) == 0 && n > (1ULL << 32),
+       "parameter counts beyond 32 bits are computed exactly (%llu)", (unsigned long long)n);
 
     tlm_config_preset(&c, "tiny", &err);
     ok(tlm_config_set_precision(&c, "L0-2.attn.*", TLM_PREC_FP32, &err) == 12 &&

@@ -3,8 +3,24 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/timer.h"
 #include "layers.h"
 #include "quant.h"
+
+/* Run stmt and charge its wall time to phase ph of model m. */
+#define TIMED(m, ph, stmt)                                                           \
+    do {                                                                             \
+        double t0_ = tlm_now();                                                      \
+        stmt;                                                                        \
+        (m)->phase_s[ph] += tlm_now() - t0_;                                         \
+    } while (0)
+
+const char *tlm_phase_name(tlm_phase p)
+{
+    static const char *names[TLM_PH_COUNT] = {"matmul fwd", "matmul bwd", "attention",
+                                              "norms+elementwise", "optimizer", "quantizers"};
+    return p < TLM_PH_COUNT ? names[p] : "?";
+}
 
 static int lin_in(const tlm_config *c, int j) { return j == TLM_LIN_DOWN ? c->hidden : c->dim; }
 static int lin_out(const tlm_config *c, int j)
@@ -201,10 +217,11 @@ static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, siz
     int idx = l * TLM_LIN_PER_BLOCK + j, n_in = lin_in(c, j), n_out = lin_out(c, j);
     const float *xin = x;
     if (c->prec[idx] != TLM_PREC_FP32) {
-        quant_acts(m, x, N, (size_t)n_in);
+        TIMED(m, TLM_PH_QUANT, quant_acts(m, x, N, (size_t)n_in));
         xin = m->xq;
     }
-    tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out, m->pool);
+    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out, m->pool));
+    m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * n_in * n_out;
 }
 
 static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T)
@@ -215,30 +232,39 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     int hd = c->dim / c->n_heads;
     if (a->res != res)
         memcpy(a->res, res, N * d * sizeof(float));
-    tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim, m->pool);
+    TIMED(m, TLM_PH_ELEM,
+          tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim, m->pool));
     if (c->prec[l * 7 + TLM_LIN_Q] != TLM_PREC_FP32 && c->prec[l * 7 + TLM_LIN_K] != TLM_PREC_FP32 &&
         c->prec[l * 7 + TLM_LIN_V] != TLM_PREC_FP32) {
         /* q, k, v share one quantized input */
-        quant_acts(m, a->ln1, N, d);
+        TIMED(m, TLM_PH_QUANT, quant_acts(m, a->ln1, N, d));
+        double t0 = tlm_now();
         tlm_linear_forward(a->q, m->xq, m->wq[l * 7 + TLM_LIN_Q], NULL, N, c->dim, c->dim, m->pool);
         tlm_linear_forward(a->k, m->xq, m->wq[l * 7 + TLM_LIN_K], NULL, N, c->dim, c->dim, m->pool);
         tlm_linear_forward(a->v, m->xq, m->wq[l * 7 + TLM_LIN_V], NULL, N, c->dim, c->dim, m->pool);
+        m->phase_s[TLM_PH_MM_FWD] += tlm_now() - t0;
+        m->phase_flop[TLM_PH_MM_FWD] += 6.0 * (double)N * c->dim * c->dim;
     } else {
         linear_fwd(m, l, TLM_LIN_Q, a->q, a->ln1, N);
         linear_fwd(m, l, TLM_LIN_K, a->k, a->ln1, N);
         linear_fwd(m, l, TLM_LIN_V, a->v, a->ln1, N);
     }
+    double ta = tlm_now();
     tlm_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_attention_forward(a->atty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd, m->pool);
+    m->phase_s[TLM_PH_ATTN] += tlm_now() - ta;
+    m->phase_flop[TLM_PH_ATTN] += 4.0 * (double)N * T * c->dim;
     linear_fwd(m, l, TLM_LIN_O, a->mid, a->atty, N);
+    double te = tlm_now();
     tlm_add_inplace(a->mid, a->res, N * d, m->pool);
     tlm_rmsnorm_forward(a->ln2, a->rstd2, a->mid, m->p.blk[l].norm2, N, c->dim, m->pool);
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
     linear_fwd(m, l, TLM_LIN_GATE, a->gate, a->ln2, N);
     linear_fwd(m, l, TLM_LIN_UP, a->up, a->ln2, N);
-    tlm_swiglu_forward(a->act, a->gate, a->up, N * h, m->pool);
+    TIMED(m, TLM_PH_ELEM, tlm_swiglu_forward(a->act, a->gate, a->up, N * h, m->pool));
     linear_fwd(m, l, TLM_LIN_DOWN, res_next, a->act, N);
-    tlm_add_inplace(res_next, a->mid, N * d, m->pool);
+    TIMED(m, TLM_PH_ELEM, tlm_add_inplace(res_next, a->mid, N * d, m->pool));
 }
 
 void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
@@ -248,18 +274,22 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
     size_t N = (size_t)B * (size_t)T;
     m->B = B;
     m->T = T;
-    tlm_model_quantize(m);
-    tlm_embed_forward(m->a[0].res, x, m->p.emb, N, c->dim);
+    TIMED(m, TLM_PH_QUANT, tlm_model_quantize(m));
+    TIMED(m, TLM_PH_ELEM, tlm_embed_forward(m->a[0].res, x, m->p.emb, N, c->dim));
     for (int l = 0; l < c->n_layers; l++) {
         float *next = l + 1 < c->n_layers ? m->a[l + 1].res : m->res_out;
         block_forward(m, l, m->a[l].res, next, B, T);
     }
-    tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool);
-    tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N, c->dim, c->vocab, m->pool);
+    TIMED(m, TLM_PH_ELEM,
+          tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool));
+    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N,
+                                               c->dim, c->vocab, m->pool));
+    m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * c->dim * c->vocab;
     if (y) {
         memcpy(m->targets, y, N * sizeof(int32_t));
-        m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing, &m->nll,
-                                    m->ce_rows, m->pool);
+        TIMED(m, TLM_PH_ELEM,
+              m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing,
+                                          &m->nll, m->ce_rows, m->pool));
         if (loss)
             *loss = m->loss;
         if (nll)
@@ -274,8 +304,10 @@ static void linear_bwd(tlm_model *m, int l, int j, float *dx, int acc, const flo
 {
     const tlm_config *c = &m->cfg;
     int idx = l * TLM_LIN_PER_BLOCK + j;
-    tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, m->wq[idx], N, lin_in(c, j),
-                        lin_out(c, j), m->pool);
+    TIMED(m, TLM_PH_MM_BWD,
+          tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, m->wq[idx], N,
+                              lin_in(c, j), lin_out(c, j), m->pool));
+    m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)N * lin_in(c, j) * lin_out(c, j);
 }
 
 static void block_backward(tlm_model *m, int l, int B, int T)
@@ -288,23 +320,26 @@ static void block_backward(tlm_model *m, int l, int B, int T)
     float *dln = m->dtmp[0], *dq = m->dtmp[1], *dk = m->dtmp[2], *dv = m->dtmp[3];
     /* dres holds d(block output); it is also d(mid) through the residual */
     linear_bwd(m, l, TLM_LIN_DOWN, dact, 0, m->dres, a->act, N);
-    tlm_swiglu_backward(dgate, dup_h, dact, a->gate, a->up, N * h, m->pool);
+    TIMED(m, TLM_PH_ELEM, tlm_swiglu_backward(dgate, dup_h, dact, a->gate, a->up, N * h, m->pool));
     linear_bwd(m, l, TLM_LIN_GATE, dln, 0, dgate, a->ln2, N);
     linear_bwd(m, l, TLM_LIN_UP, dln, 1, dup_h, a->ln2, N);
-    tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm2, dln, a->mid, m->p.blk[l].norm2, a->rstd2, N,
-                         c->dim);
+    TIMED(m, TLM_PH_ELEM, tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm2, dln, a->mid,
+                                               m->p.blk[l].norm2, a->rstd2, N, c->dim));
     /* dres is now d(mid); attention branch */
     float *datty = m->dtmp[0];
     linear_bwd(m, l, TLM_LIN_O, datty, 0, m->dres, a->atty, N);
+    double ta = tlm_now();
     tlm_attention_backward(dq, dk, dv, datty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd,
                            m->att_scratch, m->pool);
     tlm_rope_backward(dq, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_rope_backward(dk, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
+    m->phase_s[TLM_PH_ATTN] += tlm_now() - ta;
+    m->phase_flop[TLM_PH_ATTN] += 8.0 * (double)N * T * c->dim;
     linear_bwd(m, l, TLM_LIN_Q, dln, 0, dq, a->ln1, N);
     linear_bwd(m, l, TLM_LIN_K, dln, 1, dk, a->ln1, N);
     linear_bwd(m, l, TLM_LIN_V, dln, 1, dv, a->ln1, N);
-    tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm1, dln, a->res, m->p.blk[l].norm1, a->rstd1, N,
-                         c->dim);
+    TIMED(m, TLM_PH_ELEM, tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm1, dln, a->res,
+                                               m->p.blk[l].norm1, a->rstd1, N, c->dim));
 }
 
 void tlm_model_backward(tlm_model *m)
@@ -312,15 +347,20 @@ void tlm_model_backward(tlm_model *m)
     const tlm_config *c = &m->cfg;
     int B = m->B, T = m->T;
     size_t N = (size_t)B * (size_t)T;
-    memset(m->g.mem, 0, m->g.count * sizeof(float));
     float *dlogits = m->logits;
+    double te = tlm_now();
+    memset(m->g.mem, 0, m->g.count * sizeof(float));
     tlm_cross_entropy(dlogits, m->logits, m->targets, N, c->vocab, c->label_smoothing, NULL,
                       m->ce_rows, m->pool);
-    tlm_linear_backward(m->dtmp[0], 0, m->g.head_w, m->g.head_b, dlogits, m->lnf, m->p.head_w, N,
-                        c->dim, c->vocab, m->pool);
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+    TIMED(m, TLM_PH_MM_BWD, tlm_linear_backward(m->dtmp[0], 0, m->g.head_w, m->g.head_b, dlogits,
+                                                m->lnf, m->p.head_w, N, c->dim, c->vocab, m->pool));
+    m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)N * c->dim * c->vocab;
+    te = tlm_now();
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
     tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
     for (int l = c->n_layers - 1; l >= 0; l--)
         block_backward(m, l, B, T);
-    tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim);
+    TIMED(m, TLM_PH_ELEM, tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim));
 }

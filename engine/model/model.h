@@ -20,6 +20,14 @@ typedef struct tlm_block_acts {
     float *gate, *up, *act; /* [N,h] */
 } tlm_block_acts;
 
+/* Phases of a training step, for the time breakdown of `tlm bench`. */
+typedef enum tlm_phase {
+    TLM_PH_MM_FWD, TLM_PH_MM_BWD, TLM_PH_ATTN, TLM_PH_ELEM, TLM_PH_OPT, TLM_PH_QUANT, TLM_PH_COUNT
+} tlm_phase;
+
+/* Name of a phase ("matmul fwd", ...). */
+const char *tlm_phase_name(tlm_phase p);
+
 /* Per-linear quantization state of the last forward. */
 typedef struct tlm_linear_stats {
     float gamma;       /* ternary scale g (mean |W|), also reported for int8/fp32 */
@@ -47,6 +55,8 @@ typedef struct tlm_model {
     double loss, nll;   /* of the last forward with targets */
     tlm_pool *pool;
     int own_pool;
+    double phase_s[TLM_PH_COUNT];    /* seconds spent per phase, accumulated */
+    double phase_flop[TLM_PH_COUNT]; /* floating-point operations per phase */
 } tlm_model;
 
 /* Create a model for cfg with activation room for B x T (T <= max_ctx).

@@ -57,22 +57,59 @@ float tlm_onecycle_lr(float max_lr, float warmup, int64_t step, int64_t total)
     return (float)(end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0));
 }
 
-double tlm_grad_norm(const float *g, size_t n)
+typedef struct norm_job {
+    float *g;
+    size_t n, chunk;
+    double *partial;
+    float coef;
+} norm_job;
+
+static void sumsq_task(void *ctx, int task, int thread)
 {
+    (void)thread;
+    norm_job *j = ctx;
+    size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
     double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * (double)g[i];
+    for (size_t i = lo; i < hi; i++)
+        s += (double)j->g[i] * (double)j->g[i];
+    j->partial[task] = s;
+}
+
+static void scale_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    norm_job *j = ctx;
+    size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    for (size_t i = lo; i < hi; i++)
+        j->g[i] *= j->coef;
+}
+
+/* Fixed chunking (not thread-dependent) keeps the sum's order deterministic. */
+#define NORM_CHUNKS 64
+
+double tlm_grad_norm(const float *g, size_t n, tlm_pool *pool)
+{
+    double partial[NORM_CHUNKS];
+    norm_job j = {(float *)g, n, (n + NORM_CHUNKS - 1) / NORM_CHUNKS, partial, 1.0f};
+    if (j.chunk == 0)
+        return 0.0;
+    int tasks = (int)((n + j.chunk - 1) / j.chunk);
+    tlm_pool_run(pool, tasks, sumsq_task, &j);
+    double s = 0.0;
+    for (int t = 0; t < tasks; t++)
+        s += partial[t];
     return sqrt(s);
 }
 
-double tlm_clip_grad(float *g, size_t n, float max_norm)
+double tlm_clip_grad(float *g, size_t n, float max_norm, tlm_pool *pool)
 {
-    double norm = tlm_grad_norm(g, n);
+    double norm = tlm_grad_norm(g, n, pool);
     if (max_norm <= 0.0f)
         return norm;
     float coef = (float)((double)max_norm / (norm + 1e-6));
-    if (coef < 1.0f)
-        for (size_t i = 0; i < n; i++)
-            g[i] *= coef;
+    if (coef < 1.0f) {
+        norm_job j = {g, n, (n + NORM_CHUNKS - 1) / NORM_CHUNKS, NULL, coef};
+        tlm_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), scale_task, &j);
+    }
     return norm;
 }

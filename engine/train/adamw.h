@@ -19,11 +19,11 @@ void tlm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, in
  * 1e4) learning rate at 0-based step for a run of `total` steps. */
 float tlm_onecycle_lr(float max_lr, float warmup, int64_t step, int64_t total);
 
-/* L2 norm of g (computed in double). */
-double tlm_grad_norm(const float *g, size_t n);
+/* L2 norm of g (computed in double, in a fixed order; parallel on pool). */
+double tlm_grad_norm(const float *g, size_t n, tlm_pool *pool);
 
 /* Scale g so its norm is at most max_norm (torch: coef = max/(norm+1e-6),
  * applied when < 1). Returns the norm before clipping. max_norm <= 0: no clip. */
-double tlm_clip_grad(float *g, size_t n, float max_norm);
+double tlm_clip_grad(float *g, size_t n, float max_norm, tlm_pool *pool);
 
 #endif

@@ -145,12 +145,14 @@ int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
                         "check the data", isnan(loss) ? "NaN" : "infinite",
                         (long long)tr->step + 1, (double)tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps));
     tlm_model_backward(m);
-    double gnorm = tlm_clip_grad(m->g.mem, m->g.count, c->clip);
+    double t_opt = tlm_now();
+    double gnorm = tlm_clip_grad(m->g.mem, m->g.count, c->clip, tr->pool);
     if (!isfinite(gnorm))
         return tlm_errf(err, "gradient norm is not finite at step %lld", (long long)tr->step + 1);
     tlm_adamw_hp hp = {tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps), c->beta1, c->beta2,
                        c->adam_eps, c->weight_decay};
     tlm_adamw_update(m->p.mem, m->g.mem, tr->m, tr->v, m->p.count, tr->step + 1, &hp, tr->pool);
+    m->phase_s[TLM_PH_OPT] += tlm_now() - t_opt;
     tr->step++;
     tr->tokens += (double)c->batch * (double)c->ctx;
     if (st) {
@@ -253,4 +255,85 @@ double tlm_unigram_entropy(const tlm_dataset *ds, int vocab)
         }
     free(cnt);
     return h;
+}
+
+/* ---- run-time changes between steps ---- */
+
+int tlm_trainer_reserve(tlm_trainer *tr, int batch, tlm_err *err)
+{
+    tlm_model *old = tr->model;
+    if (batch <= old->cap_B)
+        return 0;
+    tlm_config c = tr->cfg;
+    c.batch = batch;
+    if (tlm_config_validate(&c, err))
+        return -1;
+    size_t N = (size_t)batch * (size_t)old->cap_T;
+    tlm_model *m = NULL;
+    if (tlm_model_create(&m, &old->cfg, batch, old->cap_T, tr->pool, err))
+        return tlm_err_prefix(err, "room for batch %d: ", batch);
+    int32_t *x = tlm_calloc(N, sizeof(int32_t), err);
+    int32_t *y = x ? tlm_calloc(N, sizeof(int32_t), err) : NULL;
+    if (!y) {
+        free(x);
+        tlm_model_free(m);
+        return tlm_err_prefix(err, "room for batch %d: ", batch);
+    }
+    memcpy(m->p.mem, old->p.mem, old->p.count * sizeof(float));
+    tlm_model_free(old);
+    free(tr->x);
+    free(tr->y);
+    tr->model = m;
+    tr->x = x;
+    tr->y = y;
+    return 0;
+}
+
+/* Name of the first key the run is built on that differs between a and b. */
+static const char *fixed_key_changed(const tlm_config *a, const tlm_config *b)
+{
+    if (a->dim != b->dim)
+        return "dim";
+    if (a->n_layers != b->n_layers)
+        return "layers";
+    if (a->n_heads != b->n_heads)
+        return "heads";
+    if (a->hidden != b->hidden)
+        return "hidden";
+    if (a->vocab != b->vocab)
+        return "vocab";
+    if (a->ctx != b->ctx)
+        return "ctx";
+    if (a->max_ctx != b->max_ctx)
+        return "max_ctx";
+    if (a->threads != b->threads)
+        return "threads";
+    if (strcmp(a->tokenizer, b->tokenizer))
+        return "tokenizer";
+    if (strcmp(a->train_data, b->train_data))
+        return "train_data";
+    if (strcmp(a->val_data, b->val_data))
+        return "val_data";
+    return NULL;
+}
+
+int tlm_trainer_reconfigure(tlm_trainer *tr, const tlm_config *cfg, tlm_err *err)
+{
+    const char *key = fixed_key_changed(&tr->cfg, cfg);
+    if (key)
+        return tlm_errf(err, "config key '%s' cannot change during a run (it is built into the "
+                        "model or its data)", key);
+    if (tlm_config_validate(cfg, err) || tlm_trainer_reserve(tr, cfg->batch, err))
+        return -1;
+    tr->cfg = *cfg;
+    tr->model->cfg = *cfg;
+    return 0;
+}
+
+void tlm_trainer_reseed(tlm_trainer *tr, int seed)
+{
+    tr->cfg.seed = seed;
+    tr->model->cfg.seed = seed;
+    tlm_rng_seed(&tr->data_rng, (uint64_t)seed * 2654435761ULL + 1);
+    tlm_rng_seed(&tr->aux_rng, (uint64_t)seed * 40503ULL + 7);
 }

@@ -69,4 +69,25 @@ void tlm_trainer_free(tlm_trainer *tr);
  * context-free model, a bar a trained model must beat. */
 double tlm_unigram_entropy(const tlm_dataset *ds, int vocab);
 
+/* ---- run-time changes between steps (used by the session) ---- */
+
+/* Make room for batches of up to `batch` sequences: when batch exceeds the
+ * model's activation room, the model (weights copied) and the batch buffers
+ * are rebuilt; the gradients of the last step are dropped. Atomic: on error
+ * (err names the size) the trainer is unchanged. cfg.batch is not changed. */
+int tlm_trainer_reserve(tlm_trainer *tr, int batch, tlm_err *err);
+
+/* Apply a changed configuration between steps: training keys (lr, betas,
+ * clip, schedule length and warm-up, batch, eval/log/save cadence, seed value,
+ * per-linear precision ...) take effect at the next step. Keys the run is built
+ * on (dim, layers, heads, hidden, vocab, ctx, max_ctx, tokenizer, data,
+ * threads) must stay: changing one is an error naming the key. The RNG streams
+ * are not reseeded (see tlm_trainer_reseed). Atomic: on error nothing changed. */
+int tlm_trainer_reconfigure(tlm_trainer *tr, const tlm_config *cfg, tlm_err *err);
+
+/* Reseed the batch sampler and the auxiliary stream exactly as
+ * tlm_trainer_create does for `seed`, and record seed in the config; the
+ * weights are kept. */
+void tlm_trainer_reseed(tlm_trainer *tr, int seed);
+
 #endif
