@@ -1,6 +1,7 @@
 /* cmd_bench.c - `tlm bench`: BLAS GFLOP/s at the model's shapes and training
  * throughput (tokens/s, model GFLOP/s) on the real data. */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -106,6 +107,9 @@ int tlm_cmd_bench(int argc, char **argv)
            timed, 1e3 * t / timed, tok_s, tok_s * flops_per_token(&cfg) / 1e9,
            flops_per_token(&cfg) / 1e6);
     print_phases(tr->model, t);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS: %.0f MB\n", (double)ru.ru_maxrss / 1024.0);
     tlm_trainer_free(tr);
     return 0;
 }

@@ -175,7 +175,7 @@ static float eps_;
 
 static double ce_loss(void)
 {
-    return tlm_cross_entropy(NULL, logits, tg, 4, 11, eps_, NULL, NULL, NULL);
+    return tlm_cross_entropy(NULL, logits, tg, 4, 11, eps_, NULL, NULL, 0, NULL);
 }
 
 static void test_ce(void)
@@ -184,7 +184,7 @@ static void test_ce(void)
     for (int e = 0; e < 2; e++) {
         eps_ = e ? 0.1f : 0.0f;
         double nll;
-        double l = tlm_cross_entropy(dlog, logits, tg, 4, 11, eps_, &nll, NULL, NULL);
+        double l = tlm_cross_entropy(dlog, logits, tg, 4, 11, eps_, &nll, NULL, 0, NULL);
         ok(fd_check(ce_loss, logits, dlog, 44, 30, 1e-3f) < 1e-2, "cross-entropy gradient (eps %.1f)",
            eps_);
         /* reference: mean over rows of (1-eps)(-log p_t) + eps * mean_c(-log p_c) */

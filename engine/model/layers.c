@@ -288,7 +288,7 @@ typedef struct ce_job {
     const float *logits;
     const int32_t *targets;
     double *row_loss, *row_nll; /* indexed by row - base */
-    size_t N, base;
+    size_t N, base, norm_rows;
     int V;
     float eps;
 } ce_job;
@@ -297,7 +297,7 @@ static void ce_rows(void *ctx, size_t lo, size_t hi)
 {
     const ce_job *j = ctx;
     int V = j->V;
-    float invN = 1.0f / (float)j->N, smooth = j->eps / (float)V;
+    float invN = 1.0f / (float)j->norm_rows, smooth = j->eps / (float)V;
     for (size_t i = lo; i < hi; i++) {
         const float *l = j->logits + i * (size_t)V;
         float mx = -INFINITY;
@@ -322,8 +322,11 @@ static void ce_rows(void *ctx, size_t lo, size_t hi)
 }
 
 double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t N,
-                         int V, float eps, double *nll, double *row_scratch, tlm_pool *pool)
+                         int V, float eps, double *nll, double *row_scratch, size_t norm_rows,
+                         tlm_pool *pool)
 {
+    if (norm_rows == 0)
+        norm_rows = N;
     double local[2 * 64];
     double *rows = row_scratch;
     if (!rows) {
@@ -331,7 +334,7 @@ double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
         double loss = 0.0, nsum = 0.0;
         for (size_t lo = 0; lo < N; lo += 64) {
             size_t hi = lo + 64 < N ? lo + 64 : N;
-            ce_job j = {dlogits, logits, targets, local, local + 64, N, lo, V, eps};
+            ce_job j = {dlogits, logits, targets, local, local + 64, N, lo, norm_rows, V, eps};
             ce_rows(&j, lo, hi);
             for (size_t i = lo; i < hi; i++) {
                 loss += local[i - lo];
@@ -342,7 +345,7 @@ double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *tar
             *nll = nsum / (double)N;
         return loss / (double)N;
     }
-    ce_job j = {dlogits, logits, targets, rows, rows + N, N, 0, V, eps};
+    ce_job j = {dlogits, logits, targets, rows, rows + N, N, 0, norm_rows, V, eps};
     tlm_pool_for(pool, N, ce_rows, &j);
     double loss = 0.0, nsum = 0.0;
     for (size_t i = 0; i < N; i++) {

@@ -56,11 +56,13 @@ void tlm_swiglu_backward(float *dgate, float *dup, const float *dout, const floa
                          const float *up, size_t n, tlm_pool *pool);
 
 /* Cross-entropy over logits [N, V] with label smoothing eps. Returns the mean
- * smoothed loss; *nll gets the mean true NLL. When dlogits != NULL it gets the
- * gradient of the mean loss (may alias logits). row_scratch holds 2*N doubles
- * (may be NULL when pool is NULL); rows run in parallel on pool. */
+ * smoothed loss; *nll (may be NULL) gets the mean true NLL. When dlogits !=
+ * NULL it gets the gradient of (sum of row losses) / norm_rows (0: N), and may
+ * alias logits. row_scratch (may be NULL: serial) receives the N row losses
+ * then the N row NLLs; rows run in parallel on pool. */
 double tlm_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, size_t N,
-                         int V, float eps, double *nll, double *row_scratch, tlm_pool *pool);
+                         int V, float eps, double *nll, double *row_scratch, size_t norm_rows,
+                         tlm_pool *pool);
 
 /* dst[i] += src[i] for i < n, on pool. */
 void tlm_add_inplace(float *dst, const float *src, size_t n, tlm_pool *pool);

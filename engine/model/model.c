@@ -38,12 +38,21 @@ static float *carve(float **cur, size_t n)
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* Rows of the head's logits computed at a time in training (about 4 MB). */
+static size_t head_chunk(size_t N, int vocab)
+{
+    size_t ch = ((size_t)1 << 20) / (size_t)vocab;
+    ch = ch < 64 ? 64 : (ch + 15) & ~(size_t)15;
+    return ch < N ? ch : N;
+}
+
 static size_t act_floats(const tlm_config *c, size_t B, size_t T, size_t threads)
 {
     size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
     size_t blk = 8 * round16(N * d) + 2 * round16(N) + round16(B * nh * T * T) + 3 * round16(N * h);
     size_t w = h > d ? h : d;
-    size_t tail = 2 * round16(N * d) + round16(N) + round16(N * (size_t)c->vocab) + round16(N * w) +
+    size_t tail = 2 * round16(N * d) + round16(N) + round16(head_chunk(N, c->vocab) * (size_t)c->vocab) +
+                  round16(N * w) +
                   5 * round16(N * d) + 3 * round16(N * h) + round16(threads * T * T) +
                   round16(4 * N) +
                   2 * round16((size_t)c->max_ctx * d);
@@ -77,7 +86,8 @@ static void carve_acts(tlm_model *m)
     m->res_out = carve(&cur, N * d);
     m->lnf = carve(&cur, N * d);
     m->rstdf = carve(&cur, N);
-    m->logits = carve(&cur, N * (size_t)c->vocab);
+    m->chunk_rows = head_chunk(N, c->vocab);
+    m->head_buf = carve(&cur, m->chunk_rows * (size_t)c->vocab);
     m->xq = carve(&cur, N * w);
     m->dres = carve(&cur, N * d);
     for (int i = 0; i < 4; i++)
@@ -143,6 +153,7 @@ void tlm_model_free(tlm_model *m)
     free(m->act_mem);
     free(m->targets);
     free(m->tokens);
+    free(m->logits);
     free(m);
 }
 
@@ -267,6 +278,65 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     TIMED(m, TLM_PH_ELEM, tlm_add_inplace(res_next, a->mid, N * d, m->pool));
 }
 
+/* Logits of rows [r0, r0+n) into m->head_buf. */
+static void head_chunk_logits(tlm_model *m, size_t r0, size_t n)
+{
+    const tlm_config *c = &m->cfg;
+    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(m->head_buf, m->lnf + r0 * (size_t)c->dim,
+                                               m->p.head_w, m->p.head_b, n, c->dim, c->vocab,
+                                               m->pool));
+    m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)n * c->dim * c->vocab;
+}
+
+/* Loss over the N rows, a chunk of logits at a time; with grad, also the
+ * head's backward: dW, db and d(lnf) into m->dtmp[0]. Returns the mean loss
+ * and sets *nll; row sums are added in row order (deterministic). */
+static double head_loss(tlm_model *m, size_t N, int grad, double *nll)
+{
+    const tlm_config *c = &m->cfg;
+    double *rows = m->ce_rows;
+    for (size_t r0 = 0; r0 < N; r0 += m->chunk_rows) {
+        size_t n = N - r0 < m->chunk_rows ? N - r0 : m->chunk_rows;
+        head_chunk_logits(m, r0, n);
+        /* scale the gradient by 1/N of the whole batch, not of the chunk */
+        TIMED(m, TLM_PH_ELEM, tlm_cross_entropy(grad ? m->head_buf : NULL, m->head_buf,
+                                                m->targets + r0, n, c->vocab, c->label_smoothing,
+                                                NULL, rows + 2 * r0, N, m->pool));
+        if (!grad)
+            continue;
+        float *dl = m->head_buf;
+        TIMED(m, TLM_PH_MM_BWD,
+              tlm_linear_backward(m->dtmp[0] + r0 * (size_t)c->dim, 0, m->g.head_w, m->g.head_b, dl,
+                                  m->lnf + r0 * (size_t)c->dim, m->p.head_w, n, c->dim, c->vocab,
+                                  m->pool));
+        m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)n * c->dim * c->vocab;
+    }
+    double loss = 0.0, nsum = 0.0;
+    for (size_t r0 = 0; r0 < N; r0 += m->chunk_rows) {
+        size_t n = N - r0 < m->chunk_rows ? N - r0 : m->chunk_rows;
+        for (size_t i = 0; i < n; i++) {
+            loss += rows[2 * r0 + i];
+            nsum += rows[2 * r0 + n + i];
+        }
+    }
+    *nll = nsum / (double)N;
+    return loss / (double)N;
+}
+
+/* Full logits [N, vocab] into m->logits (allocated on first use). */
+static void head_logits(tlm_model *m, size_t N)
+{
+    const tlm_config *c = &m->cfg;
+    if (!m->logits) {
+        size_t cap = (size_t)m->cap_B * (size_t)m->cap_T;
+        m->logits = tlm_calloc_aligned(cap * (size_t)c->vocab, sizeof(float), NULL);
+        if (!m->logits)
+            abort(); /* out of memory for the logits of an inference call */
+    }
+    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N,
+                                               c->dim, c->vocab, m->pool));
+}
+
 void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
                        double *nll)
 {
@@ -282,18 +352,15 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
     }
     TIMED(m, TLM_PH_ELEM,
           tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool));
-    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(m->logits, m->lnf, m->p.head_w, m->p.head_b, N,
-                                               c->dim, c->vocab, m->pool));
-    m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * c->dim * c->vocab;
     if (y) {
         memcpy(m->targets, y, N * sizeof(int32_t));
-        TIMED(m, TLM_PH_ELEM,
-              m->loss = tlm_cross_entropy(NULL, m->logits, y, N, c->vocab, c->label_smoothing,
-                                          &m->nll, m->ce_rows, m->pool));
+        m->loss = head_loss(m, N, 0, &m->nll);
         if (loss)
             *loss = m->loss;
         if (nll)
             *nll = m->nll;
+    } else {
+        head_logits(m, N);
     }
     memcpy(m->tokens, x, N * sizeof(int32_t)); /* for the embedding backward */
 }
@@ -347,15 +414,11 @@ void tlm_model_backward(tlm_model *m)
     const tlm_config *c = &m->cfg;
     int B = m->B, T = m->T;
     size_t N = (size_t)B * (size_t)T;
-    float *dlogits = m->logits;
     double te = tlm_now();
     memset(m->g.mem, 0, m->g.count * sizeof(float));
-    tlm_cross_entropy(dlogits, m->logits, m->targets, N, c->vocab, c->label_smoothing, NULL,
-                      m->ce_rows, m->pool);
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
-    TIMED(m, TLM_PH_MM_BWD, tlm_linear_backward(m->dtmp[0], 0, m->g.head_w, m->g.head_b, dlogits,
-                                                m->lnf, m->p.head_w, N, c->dim, c->vocab, m->pool));
-    m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)N * c->dim * c->vocab;
+    double nll;
+    head_loss(m, N, 1, &nll);
     te = tlm_now();
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
     tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);

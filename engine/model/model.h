@@ -45,7 +45,10 @@ typedef struct tlm_model {
     tlm_linear_stats lstats[TLM_MAX_LINEARS];
     float *act_mem;
     tlm_block_acts a[TLM_MAX_LAYERS];
-    float *res_out, *lnf, *rstdf, *logits;
+    float *res_out, *lnf, *rstdf;
+    float *logits;      /* [B*T, vocab] of the last forward without targets (lazy) */
+    float *head_buf;    /* logits of chunk_rows rows, for the loss and its gradient */
+    size_t chunk_rows;
     float *xq;          /* scratch for quantized activations [N, max(d,h)] */
     float *dres, *dtmp[4], *dh[3], *att_scratch;
     double *ce_rows;    /* per-row losses, 2 * cap_B * cap_T */
@@ -72,7 +75,8 @@ void tlm_model_quantize(tlm_model *m);
 
 /* Forward over tokens x [B*T] (B <= cap_B, T <= cap_T). With targets y the
  * loss (smoothed objective) and the true NLL are returned through loss/nll
- * (may be NULL); the logits stay in m->logits until backward. */
+ * (may be NULL), computed a chunk of rows at a time (the full logits are never
+ * stored). Without targets the logits [B*T, vocab] are left in m->logits. */
 void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
                        double *nll);
 
