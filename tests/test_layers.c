@@ -99,7 +99,7 @@ static void test_linear(void)
 }
 
 /* ---- RoPE + attention ---- */
-static float q[MAXN], k[MAXN], v[MAXN], att[MAXN], dq[MAXN], dk[MAXN], dv[MAXN];
+static float q[MAXN], k[MAXN], v[MAXN], dq[MAXN], dk[MAXN], dv[MAXN];
 static float qr[MAXN], kr[MAXN], rc[1024], rs[1024], scratch[64 * 64];
 static int B_, T_, NH_, HD_;
 
@@ -110,7 +110,7 @@ static double attn_loss(void)
     memcpy(kr, k, n * sizeof(float));
     tlm_rope_forward(qr, rc, rs, B_, T_, NH_, HD_);
     tlm_rope_forward(kr, rc, rs, B_, T_, NH_, HD_);
-    tlm_attention_forward(out, att, qr, kr, v, B_, T_, NH_, HD_, NULL);
+    tlm_attention_forward(out, qr, kr, v, B_, T_, NH_, HD_, scratch, NULL);
     return dotd(out, r, n);
 }
 
@@ -121,7 +121,7 @@ static void test_attention(void)
     tlm_rope_tables(rc, rs, 16, HD_);
     randn(q, n, 1), randn(k, n, 1), randn(v, n, 1), randn(r, n, 1);
     attn_loss();
-    tlm_attention_backward(dq, dk, dv, r, att, qr, kr, v, B_, T_, NH_, HD_, scratch, NULL);
+    tlm_attention_backward(dq, dk, dv, r, qr, kr, v, B_, T_, NH_, HD_, scratch, NULL);
     tlm_rope_backward(dq, rc, rs, B_, T_, NH_, HD_);
     tlm_rope_backward(dk, rc, rs, B_, T_, NH_, HD_);
     ok(fd_check(attn_loss, q, dq, n, 40, 1e-2f) < 2e-2, "attention+rope dq");

@@ -140,8 +140,8 @@ void tlm_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B,
 /* ---- attention: per (batch, head), T x T products through the BLAS ---- */
 
 typedef struct attn_job {
-    float *out, *att, *dq, *dk, *dv, *scratch;
-    const float *q, *k, *v, *dout, *att_c;
+    float *out, *dq, *dk, *dv, *scratch;
+    const float *q, *k, *v, *dout;
     int B, T, nh, hd;
 } attn_job;
 
@@ -162,25 +162,32 @@ static void causal_softmax_row(float *p, int t, int T)
         p[s] = 0.0f;
 }
 
-static void attn_fwd_task(void *ctx, int task, int thread)
+/* P = softmax(Q K^T / sqrt(hd)) with the causal mask, for (b, h) at base. */
+static void attn_probs(const attn_job *j, size_t base, float *P)
 {
-    (void)thread;
-    attn_job *j = ctx;
-    int b = task / j->nh, h = task % j->nh, T = j->T, C = j->nh * j->hd, hd = j->hd;
-    size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
-    float *P = j->att + (size_t)task * (size_t)T * (size_t)T;
+    int T = j->T, C = j->nh * j->hd, hd = j->hd;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd),
                 j->q + base, C, j->k + base, C, 0.0f, P, T);
     for (int t = 0; t < T; t++)
         causal_softmax_row(P + (size_t)t * (size_t)T, t, T);
+}
+
+static void attn_fwd_task(void *ctx, int task, int thread)
+{
+    attn_job *j = ctx;
+    int b = task / j->nh, h = task % j->nh, T = j->T, C = j->nh * j->hd, hd = j->hd;
+    size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
+    float *P = j->scratch + (size_t)thread * (size_t)T * (size_t)T;
+    attn_probs(j, base, P);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, j->v + base, C,
                 0.0f, j->out + base, C);
 }
 
-void tlm_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                           int B, int T, int nh, int hd, tlm_pool *pool)
+void tlm_attention_forward(float *out, const float *q, const float *k, const float *v, int B,
+                           int T, int nh, int hd, float *scratch, tlm_pool *pool)
 {
-    attn_job j = {.out = out, .att = att, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .hd = hd};
+    attn_job j = {.out = out, .scratch = scratch, .q = q, .k = k, .v = v, .B = B, .T = T,
+                  .nh = nh, .hd = hd};
     tlm_pool_run(pool, B * nh, attn_fwd_task, &j);
 }
 
@@ -190,8 +197,9 @@ static void attn_bwd_task(void *ctx, int task, int thread)
     int b = task / j->nh, h = task % j->nh, T = j->T, C = j->nh * j->hd, hd = j->hd;
     float scale = 1.0f / sqrtf((float)hd);
     size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
-    const float *P = j->att_c + (size_t)task * (size_t)T * (size_t)T;
-    float *dS = j->scratch + (size_t)thread * (size_t)T * (size_t)T;
+    float *P = j->scratch + (size_t)thread * 2 * (size_t)T * (size_t)T;
+    float *dS = P + (size_t)T * (size_t)T;
+    attn_probs(j, base, P);
     /* dP = dY V^T; dV = P^T dY */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, j->dout + base, C,
                 j->v + base, C, 0.0f, dS, T);
@@ -215,12 +223,12 @@ static void attn_bwd_task(void *ctx, int task, int thread)
                 0.0f, j->dk + base, C);
 }
 
-void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                            const float *q, const float *k, const float *v, int B, int T, int nh,
-                            int hd, float *scratch, tlm_pool *pool)
+void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, int B, int T, int nh, int hd,
+                            float *scratch, tlm_pool *pool)
 {
-    attn_job j = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .att_c = att, .q = q, .k = k,
-                  .v = v, .scratch = scratch, .B = B, .T = T, .nh = nh, .hd = hd};
+    attn_job j = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .q = q, .k = k, .v = v,
+                  .scratch = scratch, .B = B, .T = T, .nh = nh, .hd = hd};
     tlm_pool_run(pool, B * nh, attn_bwd_task, &j);
 }
 

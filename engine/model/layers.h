@@ -40,14 +40,16 @@ void tlm_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, i
 void tlm_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int n_heads,
                        int hd);
 
-/* Causal attention. q, k, v, out [B*T, nh*hd]; att [B, nh, T, T] probabilities
- * (upper triangle zero). Parallel over (b, h) on pool. */
-void tlm_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                           int B, int T, int nh, int hd, tlm_pool *pool);
-/* dq, dk, dv are OVERWRITTEN. scratch: pool threads x T x T floats. */
-void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                            const float *q, const float *k, const float *v, int B, int T, int nh,
-                            int hd, float *scratch, tlm_pool *pool);
+/* Causal attention. q, k, v, out [B*T, nh*hd]. The probabilities are not
+ * kept: scratch holds pool threads x T x T floats for one (batch, head) at a
+ * time. Parallel over (b, h) on pool. */
+void tlm_attention_forward(float *out, const float *q, const float *k, const float *v, int B,
+                           int T, int nh, int hd, float *scratch, tlm_pool *pool);
+/* Backward, recomputing the probabilities: dq, dk, dv are OVERWRITTEN.
+ * scratch: pool threads x 2 x T x T floats. */
+void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, int B, int T, int nh, int hd,
+                            float *scratch, tlm_pool *pool);
 
 /* SwiGLU: out = silu(gate) * up, all [N*h]. */
 void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n, tlm_pool *pool);

@@ -48,12 +48,12 @@ static size_t head_chunk(size_t N, int vocab)
 
 static size_t act_floats(const tlm_config *c, size_t B, size_t T, size_t threads)
 {
-    size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
-    size_t blk = 8 * round16(N * d) + 2 * round16(N) + round16(B * nh * T * T) + 3 * round16(N * h);
+    size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden;
+    size_t blk = 8 * round16(N * d) + 2 * round16(N) + 3 * round16(N * h);
     size_t w = h > d ? h : d;
     size_t tail = 2 * round16(N * d) + round16(N) + round16(head_chunk(N, c->vocab) * (size_t)c->vocab) +
                   round16(N * w) +
-                  5 * round16(N * d) + 3 * round16(N * h) + round16(threads * T * T) +
+                  5 * round16(N * d) + 3 * round16(N * h) + round16(2 * threads * T * T) +
                   round16(4 * N) +
                   2 * round16((size_t)c->max_ctx * d);
     return blk * (size_t)c->n_layers + tail;
@@ -63,7 +63,7 @@ static void carve_acts(tlm_model *m)
 {
     const tlm_config *c = &m->cfg;
     size_t B = (size_t)m->cap_B, T = (size_t)m->cap_T, N = B * T;
-    size_t d = (size_t)c->dim, h = (size_t)c->hidden, nh = (size_t)c->n_heads;
+    size_t d = (size_t)c->dim, h = (size_t)c->hidden;
     float *cur = m->act_mem;
     for (int l = 0; l < c->n_layers; l++) {
         tlm_block_acts *a = &m->a[l];
@@ -73,7 +73,6 @@ static void carve_acts(tlm_model *m)
         a->q = carve(&cur, N * d);
         a->k = carve(&cur, N * d);
         a->v = carve(&cur, N * d);
-        a->att = carve(&cur, B * nh * T * T);
         a->atty = carve(&cur, N * d);
         a->mid = carve(&cur, N * d);
         a->ln2 = carve(&cur, N * d);
@@ -94,7 +93,7 @@ static void carve_acts(tlm_model *m)
         m->dtmp[i] = carve(&cur, N * d);
     for (int i = 0; i < 3; i++)
         m->dh[i] = carve(&cur, N * h);
-    m->att_scratch = carve(&cur, (size_t)tlm_pool_threads(m->pool) * T * T);
+    m->att_scratch = carve(&cur, 2 * (size_t)tlm_pool_threads(m->pool) * T * T);
     m->ce_rows = (double *)carve(&cur, 4 * N);
     m->rope_cos = carve(&cur, (size_t)c->max_ctx * d);
     m->rope_sin = carve(&cur, (size_t)c->max_ctx * d);
@@ -263,7 +262,8 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     double ta = tlm_now();
     tlm_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
-    tlm_attention_forward(a->atty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd, m->pool);
+    tlm_attention_forward(a->atty, a->q, a->k, a->v, B, T, c->n_heads, hd, m->att_scratch,
+                          m->pool);
     m->phase_s[TLM_PH_ATTN] += tlm_now() - ta;
     m->phase_flop[TLM_PH_ATTN] += 4.0 * (double)N * T * c->dim;
     linear_fwd(m, l, TLM_LIN_O, a->mid, a->atty, N);
@@ -396,12 +396,12 @@ static void block_backward(tlm_model *m, int l, int B, int T)
     float *datty = m->dtmp[0];
     linear_bwd(m, l, TLM_LIN_O, datty, 0, m->dres, a->atty, N);
     double ta = tlm_now();
-    tlm_attention_backward(dq, dk, dv, datty, a->att, a->q, a->k, a->v, B, T, c->n_heads, hd,
+    tlm_attention_backward(dq, dk, dv, datty, a->q, a->k, a->v, B, T, c->n_heads, hd,
                            m->att_scratch, m->pool);
     tlm_rope_backward(dq, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_rope_backward(dk, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     m->phase_s[TLM_PH_ATTN] += tlm_now() - ta;
-    m->phase_flop[TLM_PH_ATTN] += 8.0 * (double)N * T * c->dim;
+    m->phase_flop[TLM_PH_ATTN] += 10.0 * (double)N * T * c->dim;
     linear_bwd(m, l, TLM_LIN_Q, dln, 0, dq, a->ln1, N);
     linear_bwd(m, l, TLM_LIN_K, dln, 1, dk, a->ln1, N);
     linear_bwd(m, l, TLM_LIN_V, dln, 1, dv, a->ln1, N);

@@ -13,7 +13,6 @@ typedef struct tlm_block_acts {
     float *res;          /* [N,d] block input */
     float *ln1, *rstd1;  /* [N,d], [N] */
     float *q, *k, *v;    /* [N,d], q and k after RoPE */
-    float *att;          /* [B,nh,T,T] */
     float *atty;         /* [N,d] attention output (input of o) */
     float *mid;          /* [N,d] residual after attention */
     float *ln2, *rstd2;
