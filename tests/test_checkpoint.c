@@ -701,6 +701,50 @@ static void test_metrics(void)
     unlink(tpath(f, "metrics.csv"));
 }
 
+/* The precision columns (tlm_metrics_open_ex with TLM_METRICS_PRECISION). */
+static void test_metrics_precision(void)
+{
+    tlm_config c;
+    tlm_err e = {{0}};
+    tlm_config_preset(&c, "nano", &e);
+    c.n_layers = 1;
+    char f[8192], want[4096];
+    tpath(f, "mprec.csv");
+    unlink(f);
+    tlm_metric_row row = {10, 1280, 0.0003f, 8.123456789f, NAN, 1.5f, 12345.678f};
+    float sp[7] = {0.5f, 0.25f, 0.125f, 0.3f, 0.31f, 0.32f, 0.33f};
+    uint8_t prec[7] = {TLM_PREC_FP32, TLM_PREC_FP32, TLM_PREC_TERNARY, TLM_PREC_TERNARY,
+                       TLM_PREC_INT8, TLM_PREC_TERNARY, TLM_PREC_TERNARY};
+    tlm_metrics_csv m;
+    int rc = tlm_metrics_open_ex(&m, f, &c, TLM_METRICS_PRECISION, &e) ||
+             tlm_metrics_write_ex(&m, &row, sp, prec, &e) || tlm_metrics_close(&m, &e);
+    size_t len;
+    char *text = (char *)read_all(f, &len);
+    snprintf(want, sizeof want, "%.*s,\"precision.L0.attn.q\",\"precision.L0.attn.k\","
+             "\"precision.L0.attn.v\",\"precision.L0.attn.o\",\"precision.L0.mlp.gate\","
+             "\"precision.L0.mlp.up\",\"precision.L0.mlp.down\"\n%.*s,\"fp32\",\"fp32\","
+             "\"ternary\",\"ternary\",\"int8\",\"ternary\",\"ternary\"\n",
+             (int)strlen(metrics_header) - 1, metrics_header,
+             (int)strcspn(metrics_rows, "\n"), metrics_rows);
+    ok(rc == 0 && m.prec_cols == 1 && text && !strcmp(text, want),
+       "metrics: precision columns after the sparsity columns, one name per linear");
+    free(text);
+    rc = tlm_metrics_open(&m, f, &c, &e);
+    ok(rc == -1 && strstr(e.msg, "different columns"),
+       "metrics: a file with precision columns is not appended to as a plain one");
+    write_all(f, metrics_header, strlen(metrics_header));
+    rc = tlm_metrics_open_ex(&m, f, &c, TLM_METRICS_PRECISION, &e);
+    int plain = rc == 0 && m.prec_cols == 0;
+    rc = rc || tlm_metrics_write_ex(&m, &row, sp, prec, &e) || tlm_metrics_close(&m, &e);
+    text = (char *)read_all(f, &len);
+    snprintf(want, sizeof want, "%s%.*s\n", metrics_header, (int)strcspn(metrics_rows, "\n"),
+             metrics_rows);
+    ok(rc == 0 && plain && text && !strcmp(text, want),
+       "metrics: a plain file (from tlm train) is appended to in its own layout");
+    free(text);
+    unlink(f);
+}
+
 int main(void)
 {
     make_tmpdir();
@@ -716,6 +760,7 @@ int main(void)
     test_patched(f);
     test_failed_saves(&s, f);
     test_metrics();
+    test_metrics_precision();
     unlink(f);
     ok(count_files() == 0, "temp folder empty at the end");
     free_state(&s, &p);

@@ -22,7 +22,7 @@ static int put_field(FILE *f, int first, const char *s)
 }
 
 /* The header row, newline included, as a malloc'ed string. */
-static char *header_row(const tlm_config *cfg, size_t *len)
+static char *header_row(const tlm_config *cfg, int prec_cols, size_t *len)
 {
     char *buf = NULL, name[64];
     FILE *f = open_memstream(&buf, len);
@@ -36,6 +36,13 @@ static char *header_row(const tlm_config *cfg, size_t *len)
             char lin[32];
             tlm_linear_name(l, j, lin, sizeof lin);
             snprintf(name, sizeof name, "sparsity.%s", lin);
+            bad |= put_field(f, 0, name);
+        }
+    for (int l = 0; prec_cols && l < cfg->n_layers; l++)
+        for (int j = 0; j < TLM_LIN_PER_BLOCK; j++) {
+            char lin[32];
+            tlm_linear_name(l, j, lin, sizeof lin);
+            snprintf(name, sizeof name, "precision.%s", lin);
             bad |= put_field(f, 0, name);
         }
     bad |= fputc('\n', f) == EOF;
@@ -71,18 +78,33 @@ static int end_with_newline(FILE *f)
     return c == '\n' ? 0 : fputc('\n', f) == EOF ? -1 : 0;
 }
 
-int tlm_metrics_open(tlm_metrics_csv *m, const char *path, const tlm_config *cfg, tlm_err *err)
+/* Layout of an existing file (positioned at 0): hdr_prec when it starts with
+ * hdr, 0 when with plain (may be NULL), else -1. */
+static int existing_layout(FILE *f, const char *hdr, size_t len, int hdr_prec, const char *plain,
+                           size_t plen)
 {
-    int rc = -1;
-    size_t len = 0;
-    char *hdr = NULL;
+    if (same_header(f, hdr, len))
+        return hdr_prec;
+    if (!plain)
+        return -1;
+    rewind(f);
+    return same_header(f, plain, plen) ? 0 : -1;
+}
+
+int tlm_metrics_open_ex(tlm_metrics_csv *m, const char *path, const tlm_config *cfg,
+                        unsigned flags, tlm_err *err)
+{
+    int rc = -1, want_prec = (flags & TLM_METRICS_PRECISION) != 0, layout = want_prec;
+    size_t len = 0, plen = 0;
+    char *hdr = NULL, *plain = NULL;
     FILE *f = NULL;
     memset(m, 0, sizeof *m);
     if (strlen(path) >= sizeof m->path) {
         tlm_errf(err, "metrics %s: path too long", path);
         goto cleanup;
     }
-    if (!(hdr = header_row(cfg, &len))) {
+    if (!(hdr = header_row(cfg, want_prec, &len)) ||
+        (want_prec && !(plain = header_row(cfg, 0, &plen)))) {
         tlm_errf(err, "metrics %s: out of memory", path);
         goto cleanup;
     }
@@ -96,7 +118,7 @@ int tlm_metrics_open(tlm_metrics_csv *m, const char *path, const tlm_config *cfg
     }
     long size = ftell(f);
     rewind(f);
-    if (size > 0 && !same_header(f, hdr, len)) {
+    if (size > 0 && (layout = existing_layout(f, hdr, len, want_prec, plain, plen)) < 0) {
         tlm_errf(err, "metrics %s: the existing file has different columns (not this model's "
                  "header); not appending to it or overwriting it", path);
         goto cleanup;
@@ -107,6 +129,7 @@ int tlm_metrics_open(tlm_metrics_csv *m, const char *path, const tlm_config *cfg
     }
     memcpy(m->path, path, strlen(path) + 1);
     m->n_linears = cfg->n_layers * TLM_LIN_PER_BLOCK;
+    m->prec_cols = layout;
     m->f = f;
     f = NULL;
     rc = 0;
@@ -114,11 +137,23 @@ cleanup:
     if (f)
         fclose(f);
     free(hdr);
+    free(plain);
     return rc;
+}
+
+int tlm_metrics_open(tlm_metrics_csv *m, const char *path, const tlm_config *cfg, tlm_err *err)
+{
+    return tlm_metrics_open_ex(m, path, cfg, 0, err);
 }
 
 int tlm_metrics_write(tlm_metrics_csv *m, const tlm_metric_row *row, const float *sparsity,
                       tlm_err *err)
+{
+    return tlm_metrics_write_ex(m, row, sparsity, NULL, err);
+}
+
+int tlm_metrics_write_ex(tlm_metrics_csv *m, const tlm_metric_row *row, const float *sparsity,
+                         const uint8_t *prec, tlm_err *err)
 {
     char v[7][64], s[64];
     if (!m->f)
@@ -143,6 +178,8 @@ int tlm_metrics_write(tlm_metrics_csv *m, const tlm_metric_row *row, const float
             s[0] = 0;
         bad |= put_field(m->f, 0, s);
     }
+    for (int i = 0; m->prec_cols && i < m->n_linears; i++)
+        bad |= put_field(m->f, 0, prec ? tlm_prec_name((tlm_prec)prec[i]) : "");
     bad |= fputc('\n', m->f) == EOF;
     if (bad || fflush(m->f))
         return tlm_errf(err, "metrics %s: write failed: %s", m->path, strerror(errno));

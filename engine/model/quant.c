@@ -39,8 +39,9 @@ float tlm_quant_ternary(float *wq, const float *w, size_t n, uint64_t counts[3])
     float g = tlm_ternary_scale(w, n);
     uint64_t c[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        float t = clampf(rintf(w[i] / g), -1.0f, 1.0f);
-        c[(int)t + 1]++;
+        float r = rintf(w[i] / g);
+        float t = r >= 1.0f ? 1.0f : r <= -1.0f ? -1.0f : r; /* r is +-0 or NaN here */
+        c[t > 0.0f ? 2 : t < 0.0f ? 0 : 1]++; /* NaN (a corrupt weight) is no index */
         wq[i] = t * g;
     }
     if (counts)

@@ -53,7 +53,7 @@ typedef struct tlm_snapshot {
     double train_loss;       /* of the last step (NaN before the first) */
     double val_loss;         /* of the last evaluation (NaN when none) */
     int64_t val_step;        /* step of that evaluation */
-    float lr;                /* learning rate of the last step (next step's before the first) */
+    float lr;                /* learning rate the next step will use (schedule position) */
     float tok_s;             /* smoothed training throughput */
     float grad_norm;         /* global gradient norm of the last step, before clipping */
     int batch, ctx, n_layers;
@@ -83,7 +83,7 @@ typedef enum tlm_event_kind {
     TLM_EV_DONE = 4   /* command cmd has finished; status 0 ok, -1 failed */
 } tlm_event_kind;
 
-#define TLM_EVENT_TEXT 512
+#define TLM_EVENT_TEXT 1024
 
 typedef struct tlm_event {
     tlm_event_kind kind;

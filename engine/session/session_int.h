@@ -1,4 +1,4 @@
-/* session_int.h - the session's internals, shared by engine/session/*.c and
+/* session_int.h - the session's internals, shared by engine/session/ (all files) and
  * the console's command handlers (engine/console/commands.c). Not part of the
  * public API: front ends use session.h.
  *
@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include "../infer/generate.h"
 #include "../io/metrics.h"
 #include "../train/trainer.h"
 #include "session.h"
@@ -33,7 +34,7 @@ typedef struct sess_job {
     struct sess_job *next;
     uint64_t cmd;                                    /* command answered (0: the engine's own) */
     void (*run)(tlm_session *s, struct sess_job *j); /* does the work, emits events, frees j */
-    void (*drop)(struct sess_job *j);                /* frees j unrun */
+    void (*drop)(tlm_session *s, struct sess_job *j); /* answers "cancelled", frees j unrun */
 } sess_job;
 
 /* A FIFO worker thread. */
@@ -92,7 +93,7 @@ struct tlm_session {
     size_t code_off[TLM_MAX_LINEARS];
     tlm_metrics_csv csv;
     int have_csv;
-    int hist_dirty;       /* a training step happened since the last publication */
+    tlm_hist_row row;     /* history row of the step just done */
 };
 
 /* ---- events (any thread) ---- */
@@ -137,12 +138,15 @@ int tlm__op_eval(tlm_session *s, uint64_t cmd, tlm_err *err);
 int tlm__op_set(tlm_session *s, uint64_t cmd, const char *key, const char *value, tlm_err *err);
 int tlm__op_precision(tlm_session *s, uint64_t cmd, const char *pattern, const char *prec,
                       tlm_err *err);
-/* Generation options are those of engine/infer/generate.h; the caller fills
- * them (prompt copied). */
-struct tlm_sample_opts;
-int tlm__op_gen(tlm_session *s, uint64_t cmd, const char *prompt,
-                const struct tlm_sample_opts *o, tlm_err *err);
+/* Sample from a copy of the weights on the generator thread (prompt and
+ * o->stop are copied). */
+int tlm__op_gen(tlm_session *s, uint64_t cmd, const char *prompt, const tlm_sample_opts *o,
+                tlm_err *err);
 int tlm__op_quit(tlm_session *s, uint64_t cmd, tlm_err *err);
+
+/* Value of config key in c as its config file would write it; "?" when c has
+ * no such key. */
+void tlm__config_value(const tlm_config *c, const char *key, char *out, size_t n);
 
 /* Delete the oldest step-*.tlmc files in dir beyond keep; returns the number
  * deleted. */
@@ -152,10 +156,12 @@ int tlm__prune_checkpoints(const char *dir, int keep);
 
 /* Allocate the flip-rate codes; fill the layer rows' names and shapes. */
 int tlm__stats_init(tlm_session *s, tlm_err *err);
-/* Recompute g, ternary counts, sparsity of every row from the latent
- * weights; with flips, the flip rates against the codes of the previous call
- * (and the codes are updated); without, flip rates are zeroed and the codes
- * reset (after a load). */
+/* Recompute g, ternary counts, precision and sparsity of every row from the
+ * latent weights. flips: TLM__FLIPS_UPDATE computes the flip rates against the
+ * codes of the previous call and updates the codes; TLM__FLIPS_RESET zeroes
+ * the rates and takes the codes afresh (start, load); TLM__FLIPS_KEEP leaves
+ * both (weights unchanged, e.g. a precision toggle). */
+enum { TLM__FLIPS_RESET = 0, TLM__FLIPS_UPDATE = 1, TLM__FLIPS_KEEP = 2 };
 void tlm__stats_weights(tlm_session *s, int flips);
 /* Per-tensor gradient norms of the last step, before clipping (the global norm
  * before clipping was gnorm). */
@@ -182,15 +188,20 @@ void tlm__stats_inspect(tlm_session *s, int row, tlm_inspect *out);
 
 /* ---- the engine (session.c) ---- */
 
-/* Copy s->work (and a history row when a step happened) to the shared copy. */
+/* Refresh s->work and copy it to the shared snapshot. */
 void tlm__sess_publish(tlm_session *s);
 /* Refresh s->work's scalar fields from the trainer and the engine state. */
 void tlm__sess_refresh(tlm_session *s);
 /* Rebuild the history ring from the trainer's metrics history (after a load). */
 void tlm__sess_ring_reset(tlm_session *s);
+/* Reset s->work's losses, gradient norms and flip codes and the history ring
+ * to the trainer's state (at start and after a load). */
+void tlm__sess_reset_work(tlm_session *s);
 
 /* Console dispatch (engine/console/console.c): run one command line on the
- * engine thread; emits its answer and, unless it is pending, its DONE. */
-void tlm_console_exec(tlm_session *s, uint64_t cmd, const char *line);
+ * engine thread, emitting its answer lines. Returns 0 (done), 1 (its DONE
+ * comes later) or -1 (failed, err set); the caller publishes the snapshot and
+ * then sends the DONE, so a front end that sees DONE sees the new state. */
+int tlm_console_exec(tlm_session *s, uint64_t cmd, const char *line, tlm_err *err);
 
 #endif
