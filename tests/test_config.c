@@ -105,6 +105,14 @@ int main(void)
     write_file(path, "preset = nano\nwidth = 3\n");
     ok(tlm_config_load_file(&c, path, &err) == -1 && strstr(err.msg, ":2:") && strstr(err.msg, "width"),
        "unknown key in a file names file, line and key: %s", err.msg);
+    FILE *bf = fopen(path, "w");
+    fwrite("lr=1\0\1\2\n", 1, 8, bf);
+    fclose(bf);
+    ok(tlm_config_load_file(&c, path, &err) == -1 && strstr(err.msg, "binary"),
+       "binary config file rejected: %s", err.msg);
+    write_file(path, "# only a comment\n\n");
+    ok(tlm_config_load_file(&c, path, &err) == -1 && strstr(err.msg, "no settings"),
+       "empty config file rejected: %s", err.msg);
     ok(tlm_config_load_file(&c, "/nonexistent/x.cfg", &err) == -1 && strstr(err.msg, "/nonexistent/x.cfg"),
        "missing config file named");
     remove(path);

@@ -236,17 +236,18 @@ int tlm_config_load_file(tlm_config *cfg, const char *path, tlm_err *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return tlm_errf(err, "config %s: %s", path, strerror(errno));
-    char line[1024];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = 0, settings = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            rc = tlm_errf(err, "config %s:%d: line too long", path, lineno);
+        if (memchr(line, 0, (size_t)len)) {
+            rc = tlm_errf(err, "config %s:%d: binary data (NUL byte); not a config file", path, lineno);
             break;
         }
-        if (memchr(line, 0, len) != NULL || len != strnlen(line, sizeof line)) {
-            rc = tlm_errf(err, "config %s:%d: binary data", path, lineno);
+        if (len > 1000) {
+            rc = tlm_errf(err, "config %s:%d: line longer than 1000 bytes", path, lineno);
             break;
         }
         char *hash = strchr(line, '#');
@@ -259,9 +260,14 @@ int tlm_config_load_file(tlm_config *cfg, const char *path, tlm_err *err)
             rc = tlm_err_prefix(err, "config %s:%d: ", path, lineno);
             break;
         }
+        settings++;
     }
     if (!rc && ferror(f))
         rc = tlm_errf(err, "config %s: read error", path);
+    if (!rc && settings == 0)
+        rc = tlm_errf(err, "config %s: no settings (an empty config file is a mistake; use --preset)",
+                      path);
+    free(line);
     fclose(f);
     return rc;
 }
