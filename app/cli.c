@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct {
     const char *name;
@@ -16,6 +17,9 @@ static const struct {
     {"tokens", 1, OPT_TOKENS},   {"text", 1, OPT_TEXT},     {"tokenizer", 1, OPT_TOKENIZER},
     {"format", 1, OPT_FORMAT},   {"pieces", 0, OPT_PIECES}, {"keys", 0, OPT_KEYS},
     {"quiet", 0, OPT_QUIET},
+    {"prompt", 1, OPT_PROMPT},   {"temp", 1, OPT_TEMP},     {"top-k", 1, OPT_TOP_K},
+    {"top-p", 1, OPT_TOP_P},     {"rep-penalty", 1, OPT_REP_PENALTY}, {"stop", 1, OPT_STOP},
+    {"kernel", 1, OPT_KERNEL},   {"emb", 1, OPT_EMB},       {"head", 1, OPT_HEAD},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -40,6 +44,15 @@ static void store(tlm_cli *cli, unsigned bit, const char *arg)
     case OPT_PIECES: cli->pieces = 1; break;
     case OPT_KEYS: cli->keys = 1; break;
     case OPT_QUIET: cli->quiet = 1; break;
+    case OPT_PROMPT: cli->prompt = arg; break;
+    case OPT_TEMP: cli->temp = arg; break;
+    case OPT_TOP_K: cli->top_k = arg; break;
+    case OPT_TOP_P: cli->top_p = arg; break;
+    case OPT_REP_PENALTY: cli->rep_penalty = arg; break;
+    case OPT_STOP: cli->stop = arg; break;
+    case OPT_KERNEL: cli->kernel = arg; break;
+    case OPT_EMB: cli->emb = arg; break;
+    case OPT_HEAD: cli->head = arg; break;
     default: break;
     }
 }
@@ -114,6 +127,10 @@ int tlm_cli_config(const tlm_cli *cli, tlm_config *cfg, tlm_err *err)
 {
     if (tlm_config_preset(cfg, cli->preset ? cli->preset : "tiny", err))
         return -1;
+    struct stat st;
+    if (cli->config && stat(cli->config, &st) == 0 && !S_ISREG(st.st_mode))
+        return tlm_errf(err, "config %s: %s", cli->config,
+                        S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file");
     if (cli->config && tlm_config_load_file(cfg, cli->config, err))
         return -1;
     return tlm_cli_overrides(cli, cfg, err);

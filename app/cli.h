@@ -10,7 +10,11 @@ enum {
     OPT_STEPS = 1 << 4, OPT_BATCH = 1 << 5, OPT_SEED = 1 << 6, OPT_THREADS = 1 << 7,
     OPT_FP32 = 1 << 8, OPT_OUT = 1 << 9, OPT_RESUME = 1 << 10, OPT_MODEL = 1 << 11,
     OPT_TOKENS = 1 << 12, OPT_TEXT = 1 << 13, OPT_TOKENIZER = 1 << 14, OPT_FORMAT = 1 << 15,
-    OPT_PIECES = 1 << 16, OPT_KEYS = 1 << 17, OPT_QUIET = 1 << 18
+    OPT_PIECES = 1 << 16, OPT_KEYS = 1 << 17, OPT_QUIET = 1 << 18,
+    /* inference (generate, export --format packed, bench infer): from the top bit down */
+    OPT_PROMPT = 1 << 30, OPT_TEMP = 1 << 29, OPT_TOP_K = 1 << 28, OPT_TOP_P = 1 << 27,
+    OPT_REP_PENALTY = 1 << 26, OPT_STOP = 1 << 25, OPT_KERNEL = 1 << 24, OPT_EMB = 1 << 23,
+    OPT_HEAD = 1 << 22
 };
 
 #define CLI_MAX_SETS 128
@@ -20,6 +24,7 @@ typedef struct tlm_cli {
     const char *preset, *config, *data, *out, *resume, *model, *tokens, *text, *tokenizer, *format;
     const char *steps, *batch, *seed, *threads;
     int fp32, pieces, keys, quiet;
+    const char *prompt, *temp, *top_k, *top_p, *rep_penalty, *stop, *kernel, *emb, *head;
     const char *sets[CLI_MAX_SETS];
     int n_sets;
     char **args; /* positional arguments left */
@@ -49,5 +54,12 @@ int tlm_cmd_score(int argc, char **argv);
 int tlm_cmd_export(int argc, char **argv);
 int tlm_cmd_tokenize(int argc, char **argv);
 int tlm_cmd_bench(int argc, char **argv);
+int tlm_cmd_generate(int argc, char **argv);
+/* `tlm bench infer`: argv[first..] are its options. */
+int tlm_cmd_bench_infer(int argc, char **argv, int first);
+/* `tlm export --format packed`: cli already parsed. */
+int tlm_cmd_export_packed(const tlm_cli *cli);
+int tlm_cmd_repl(int argc, char **argv);
+int tlm_cmd_ui(int argc, char **argv);
 
 #endif

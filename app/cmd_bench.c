@@ -69,6 +69,8 @@ int tlm_cmd_bench(int argc, char **argv)
     tlm_cli cli;
     tlm_err err;
     tlm_config cfg;
+    if (argc > 2 && (!strcmp(argv[2], "infer") || !strcmp(argv[2], "--infer")))
+        return tlm_cmd_bench_infer(argc, argv, 3); /* inference: app/cmd_bench_infer.c */
     if (tlm_cli_parse(&cli, "bench", OPT_PRESET | OPT_CONFIG | OPT_SET | OPT_STEPS | OPT_BATCH |
                       OPT_THREADS | OPT_FP32, argc, argv, 2, &err) ||
         tlm_cli_config(&cli, &cfg, &err))

@@ -38,7 +38,8 @@ static int eval_setup(eval_ctx *e, const tlm_cli *cli, const char *data_name, tl
     int threads = base.threads > 0 ? base.threads : tlm_cpu_count();
     tlm_blas_set_threads(1);
     if (tlm_pool_create(&e->pool, threads, err) ||
-        tlm_modelfile_open_model(cli->model, &base, 8, 0, e->pool, &e->m, err))
+        /* NULL base: a safetensors file's stored config is taken whole */
+        tlm_modelfile_open_model(cli->model, NULL, 8, 0, e->pool, &e->m, err))
         return -1;
     const tlm_config *c = &e->m->cfg;
     char tok[4096], data[8192], cache[4096];
@@ -49,9 +50,14 @@ static int eval_setup(eval_ctx *e, const tlm_cli *cli, const char *data_name, tl
         return tlm_errf(err, "model %s has vocab %d but tokenizer %s has %d", cli->model, c->vocab,
                         tok, tlm_tokenizer_vocab_size(e->tok));
     const char *name = data_name ? data_name : c->val_data;
+    if (!name[0])
+        return tlm_errf(err, "model %s names no validation text; give --data PATH", cli->model);
     if (tlm_data_resolve(name, data, sizeof data, err) || tlm_cache_dir(cache, sizeof cache, err) ||
         tlm_dataset_open(&e->ds, data, e->tok, cache, err))
         return -1;
+    if (tlm_dataset_size(e->ds) <= (size_t)e->m->cap_T)
+        return tlm_errf(err, "evaluation data %s: %zu tokens is too few for one window of %d",
+                        data, tlm_dataset_size(e->ds), e->m->cap_T);
     size_t n = (size_t)e->m->cap_B * (size_t)e->m->cap_T;
     e->x = tlm_calloc(n, sizeof(int32_t), err);
     e->y = tlm_calloc(n, sizeof(int32_t), err);
@@ -75,12 +81,17 @@ int tlm_cmd_eval(int argc, char **argv)
     if (eval_setup(&e, &cli, cli.data, &err) ||
         tlm_model_eval(e.m, e.ds, 0, e.x, e.y, &nll, &smoothed, &windows, &err)) {
         rc = tlm_cli_fail(&err);
+    } else if (!isfinite(nll)) {
+        tlm_errf(&err, "model %s: the validation loss is not finite (broken weights?)", cli.model);
+        rc = tlm_cli_fail(&err);
     } else {
         printf("model: %s\n", cli.model);
         printf("windows: %zu x %d tokens (%zu tokens scored)\n", windows, e.m->cap_T,
                windows * (size_t)e.m->cap_T);
         printf("val_loss: %.6f\n", nll);
         printf("perplexity: %.4f\n", exp(nll));
+        /* the loss of the best context-free model of the same tokens */
+        printf("unigram_entropy: %.6f\n", tlm_unigram_entropy(e.ds, e.m->cfg.vocab));
     }
     eval_free(&e);
     return rc;

@@ -1,4 +1,5 @@
-/* cmd_export.c - `tlm export`: weights to safetensors. */
+/* cmd_export.c - `tlm export`: weights to safetensors (or, through
+ * tlm_cmd_export_packed, a packed inference model). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +11,28 @@ int tlm_cmd_export(int argc, char **argv)
 {
     tlm_cli cli;
     tlm_err err;
-    if (tlm_cli_parse(&cli, "export", OPT_MODEL | OPT_FORMAT | OPT_OUT, argc, argv, 2, &err))
+    if (tlm_cli_parse(&cli, "export", OPT_MODEL | OPT_FORMAT | OPT_OUT | OPT_EMB | OPT_HEAD, argc,
+                      argv, 2, &err))
         return tlm_cli_fail(&err);
     if (!cli.model || !cli.out) {
-        tlm_errf(&err, "export: give --model FILE --format safetensors --out FILE");
+        tlm_errf(&err, "export: give --model FILE --format safetensors|packed --out FILE");
         return tlm_cli_fail(&err);
     }
+    if (cli.format && strcmp(cli.format, "packed") == 0)
+        return tlm_cmd_export_packed(&cli);
     if (cli.format && strcmp(cli.format, "safetensors") != 0) {
-        tlm_errf(&err, "export: unknown --format '%s' (known: safetensors)", cli.format);
+        tlm_errf(&err, "export: unknown --format '%s' (known: safetensors, packed)", cli.format);
         return tlm_cli_fail(&err);
     }
-    tlm_config base, cfg;
+    if (cli.emb || cli.head) {
+        tlm_errf(&err, "export: --emb and --head apply to --format packed");
+        return tlm_cli_fail(&err);
+    }
+    tlm_config cfg;
     float *params = NULL;
-    if (tlm_config_preset(&base, "tiny", &err) ||
-        tlm_modelfile_load(cli.model, &base, &cfg, &params, &err) ||
+    /* NULL base: a safetensors file's stored config is kept whole, so an
+     * export of an export reproduces it */
+    if (tlm_modelfile_load(cli.model, NULL, &cfg, &params, &err) ||
         tlm_safetensors_save(cli.out, &cfg, params, &err)) {
         free(params);
         return tlm_cli_fail(&err);

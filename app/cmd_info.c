@@ -15,9 +15,20 @@ int tlm_cmd_info(int argc, char **argv)
     tlm_config cfg;
     tlm_err err;
     if (tlm_cli_parse(&cli, "info", OPT_PRESET | OPT_CONFIG | OPT_SET | OPT_FP32 | OPT_DATA |
-                      OPT_STEPS | OPT_BATCH | OPT_SEED | OPT_THREADS, argc, argv, 2, &err) ||
+                      OPT_STEPS | OPT_BATCH | OPT_SEED | OPT_THREADS | OPT_KEYS, argc, argv, 2,
+                      &err) ||
         tlm_cli_config(&cli, &cfg, &err))
         return tlm_cli_fail(&err);
+    if (cli.keys) {
+        /* The keys a config file or --set accepts, with this configuration's values. */
+        printf("configuration keys (--set key=value, or 'key = value' lines in a --config file):\n");
+        tlm_config_describe(&cfg, print_line, NULL);
+        printf("precision = ternary|int8|fp32          every linear layer\n"
+               "precision.PATTERN = ternary|int8|fp32  layers matched by PATTERN "
+               "(L3.attn.q, L0-2.attn.*, *.mlp.down, L4.*)\n"
+               "preset = nano|tiny|paper               start again from a preset\n");
+        return 0;
+    }
     tlm_config_describe(&cfg, print_line, NULL);
     uint64_t n;
     if (tlm_config_param_count(&cfg, &n, &err))

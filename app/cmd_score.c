@@ -1,5 +1,6 @@
 /* cmd_score.c - `tlm score`: mean next-token NLL of one sequence. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +37,24 @@ static int encode_text(const tlm_config *c, const char *text, tlm_ids *ids, tlm_
     if (tlm_data_resolve(c->tokenizer, path, sizeof path, err) ||
         tlm_tokenizer_load(&tok, path, err))
         return -1;
-    int rc = tlm_tokenizer_encode(tok, text, strlen(text), 1, ids, err);
+    int rc;
+    if (tlm_tokenizer_vocab_size(tok) != c->vocab)
+        rc = tlm_errf(err, "model has vocab %d but tokenizer %s has %d tokens", c->vocab, path,
+                      tlm_tokenizer_vocab_size(tok));
+    else
+        rc = tlm_tokenizer_encode(tok, text, strlen(text), 1, ids, err);
     tlm_tokenizer_free(tok);
     return rc;
 }
 
 static int score(const tlm_cli *cli, double *nll, size_t *n, tlm_err *err)
 {
-    tlm_config base, cfg;
+    tlm_config cfg;
     float *params = NULL;
     tlm_ids ids = {0};
     tlm_model *m = NULL;
     int rc = -1;
-    if (tlm_config_preset(&base, "tiny", err) ||
-        tlm_modelfile_load(cli->model, &base, &cfg, &params, err))
+    if (tlm_modelfile_load(cli->model, NULL, &cfg, &params, err))
         return -1;
     if (cli->tokens ? parse_ids(cli->tokens, cfg.vocab, &ids, err)
                     : encode_text(&cfg, cli->text, &ids, err))
@@ -63,6 +68,10 @@ static int score(const tlm_cli *cli, double *nll, size_t *n, tlm_err *err)
         goto out;
     memcpy(m->p.mem, params, m->p.count * sizeof(float));
     tlm_model_forward(m, ids.v, ids.v + 1, 1, T, NULL, nll);
+    if (!isfinite(*nll)) {
+        tlm_errf(err, "model %s: the NLL is not finite (broken weights?)", cli->model);
+        goto out;
+    }
     *n = (size_t)T;
     rc = 0;
 out:

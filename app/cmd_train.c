@@ -29,6 +29,7 @@ typedef struct run {
     char dir[1024];
     int tty, quiet;
     double ema_tok_s, last_val, started;
+    int64_t start_step; /* step when this process started (resume) */
 } run;
 
 static int save_to(run *r, const char *name, tlm_err *err)
@@ -85,7 +86,8 @@ static void progress(run *r, const tlm_step_stats *st, int force_line)
 {
     const tlm_config *c = &r->tr->cfg;
     double elapsed = tlm_now_since(r->started);
-    double per_step = elapsed / (double)(st->step > 0 ? st->step : 1);
+    int64_t done = st->step - r->start_step;
+    double per_step = elapsed / (double)(done > 0 ? done : 1);
     char eta[32], val[32];
     fmt_duration(per_step * (double)(c->steps - st->step), eta, sizeof eta);
     if (isnan(r->last_val))
@@ -161,13 +163,32 @@ static int setup(run *r, const tlm_cli *cli, tlm_err *err)
             return -1;
         have_ck = 1;
         cfg = ck.cfg;
+        /* The checkpoint's configuration is the base; --preset must agree with
+         * it and a --config file applies on top of it like --set. */
+        if (cli->preset) {
+            tlm_config p;
+            if (tlm_config_preset(&p, cli->preset, err))
+                goto fail;
+            if (cfg.preset[0] && strcmp(cfg.preset, cli->preset)) {
+                tlm_errf(err, "--resume: checkpoint %s is a '%s' run, not --preset %s",
+                         cli->resume, cfg.preset, cli->preset);
+                goto fail;
+            }
+        }
+        if (cli->config && tlm_config_load_file(&cfg, cli->config, err))
+            goto fail;
         if (tlm_cli_overrides(cli, &cfg, err))
             goto fail;
     } else if (tlm_cli_config(cli, &cfg, err)) {
         return -1;
     }
-    snprintf(r->dir, sizeof r->dir, "%s", cli->out ? cli->out : "runs/");
-    if (!cli->out)
+    if (cli->out && (!cli->out[0] || strlen(cli->out) >= sizeof r->dir)) {
+        tlm_errf(err, "--out: '%.40s' is not a usable folder name", cli->out);
+        goto fail;
+    }
+    if (cli->out)
+        snprintf(r->dir, sizeof r->dir, "%s", cli->out);
+    else
         snprintf(r->dir, sizeof r->dir, "runs/%s", cfg.preset[0] ? cfg.preset : "custom");
     if (tlm_mkdirs(r->dir, err))
         goto fail;
@@ -227,6 +248,7 @@ int tlm_cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     r.started = tlm_now();
+    r.start_step = r.tr->step;
     int rc = train_loop(&r, &err);
     int status = 0;
     if (rc) {

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 #include "engine/core/blas.h"
 
@@ -10,13 +11,16 @@ static const struct {
     int (*run)(int, char **);
     const char *help;
 } commands[] = {
-    {"train", tlm_cmd_train, "train a model (the default when no command is given)"},
+    {"train", tlm_cmd_train, "train a model (the default without a terminal or with options)"},
     {"info", tlm_cmd_info, "show a configuration and its parameter count"},
     {"eval", tlm_cmd_eval, "validation loss and perplexity of a model file"},
     {"score", tlm_cmd_score, "mean next-token NLL of one sequence"},
     {"export", tlm_cmd_export, "write a model's weights as safetensors"},
     {"tokenize", tlm_cmd_tokenize, "show how text is split into tokens"},
-    {"bench", tlm_cmd_bench, "measure kernels and training speed"},
+    {"bench", tlm_cmd_bench, "measure kernels and training speed ('bench infer': inference)"},
+    {"generate", tlm_cmd_generate, "generate text from a model (packed, checkpoint or safetensors)"},
+    {"repl", tlm_cmd_repl, "a training session driven by commands (stdin, a script or a prompt)"},
+    {"ui", tlm_cmd_ui, "the workbench: live loss chart, layer bars, a prompt ('tlm' on a TTY)"},
 };
 
 static void usage(FILE *f)
@@ -33,6 +37,8 @@ int main(int argc, char **argv)
 {
     tlm_blas_ensure_fast_core(argv);
     signal(SIGPIPE, SIG_IGN);
+    if (argc < 2 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return tlm_cmd_ui(argc, argv);
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             usage(stdout);

@@ -4,7 +4,9 @@
 #   bash scripts/bootstrap.sh check                  install, build, run the test suite
 #   bash scripts/bootstrap.sh build                  install and build only
 # Installs only the Debian packages that are missing (needs root or sudo),
-# verifies and links the data (datasets/setup.sh), configures once, builds.
+# verifies and links the data (datasets/setup.sh), configures once in build/
+# (the source tree stays unconfigured, so sanitizer builds can sit beside it),
+# builds, and links ./tlm to build/tlm.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -37,10 +39,12 @@ mkdir -p m4
 if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
     autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 fi
-if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
-    ./configure -q
+mkdir -p build
+if [ ! -f build/Makefile ] || [ configure -nt build/Makefile ]; then
+    (cd build && ../configure -q)
 fi
-make -s -j"$(nproc)" >&2
+make -C build -s -j"$(nproc)" >&2
+ln -sfn build/tlm tlm
 
 case "$mode" in
     build) ;;

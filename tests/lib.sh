@@ -30,7 +30,7 @@ expect_fail() {
     err=$("$@" 2>&1 >/dev/null); rc=$?
     local lines
     lines=$(printf '%s\n' "$err" | grep -c .)
-    if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qE "$pat"; then
+    if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && printf '%s' "$err" | grep -qE -e "$pat"; then
         ok 0 "$name"
     else
         ok 1 "$name"

@@ -101,16 +101,19 @@ uint16_t tlm_f32_to_f16(float f)
 
 /* ---- scalar kernels ---- */
 
+/* sum of code * x over one packed row (codes unsigned, so t * x = code * x - x):
+ * one pass per code position k over contiguous bytes and activations, which
+ * compilers vectorize. */
 static int32_t tern_row_scalar(const uint8_t *w, const int8_t *x, int cols_pad)
 {
     int32_t acc = 0;
     int base = 0;
     while (base < cols_pad) {
         int m = cols_pad - base >= 256 ? 64 : (cols_pad - base) / 4;
-        for (int j = 0; j < m; j++) {
-            unsigned v = w[j];
-            for (int k = 0; k < 4; k++)
-                acc += ((int)((v >> (2 * k)) & 3u) - 1) * x[base + j + m * k];
+        for (int k = 0; k < 4; k++) {
+            const int8_t *xk = x + base + m * k;
+            for (int j = 0; j < m; j++)
+                acc += (int32_t)((w[j] >> (2 * k)) & 3u) * xk[j];
         }
         w += m;
         base += 4 * m;
@@ -121,11 +124,10 @@ static int32_t tern_row_scalar(const uint8_t *w, const int8_t *x, int cols_pad)
 static void tern_scalar(int32_t *y, size_t ldy, const uint8_t *w, size_t wstride, int rows,
                         const int8_t *x, size_t ldx, const int32_t *xsum, int n, int cols_pad)
 {
-    (void)xsum;
     for (int i = 0; i < n; i++)
         for (int r = 0; r < rows; r++)
             y[(size_t)i * ldy + (size_t)r] =
-                tern_row_scalar(w + (size_t)r * wstride, x + (size_t)i * ldx, cols_pad);
+                tern_row_scalar(w + (size_t)r * wstride, x + (size_t)i * ldx, cols_pad) - xsum[i];
 }
 
 static void i8_scalar(int32_t *y, size_t ldy, const int8_t *w, size_t wstride, const int32_t *wsum,

@@ -55,10 +55,16 @@ static int resolve_one(const char *name, char *out, size_t n, tlm_err *err)
             return 0;
         }
     }
-    return tlm_errf(err, "data file '%s' not found (tried it as a path and under %s%s%s, "
+    struct stat st;
+    if (stat(name, &st) == 0) /* it exists as given, but is no readable file */
+        return tlm_errf(err, "data file '%s': %s", name,
+                        S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                        : !S_ISREG(st.st_mode) ? "not a regular file"
+                                               : "not readable");
+    return tlm_errf(err, "data file '%s' not found (tried it as a path and under %s%s%s"
                     "%s/datasets/data, %s/../shared/datasets; run datasets/setup.sh)",
                     name, env && *env ? "$TLM_DATA_DIR=" : "", env && *env ? env : "",
-                    env && *env ? "," : "", TLM_SRCDIR, TLM_SRCDIR);
+                    env && *env ? ", " : "", TLM_SRCDIR, TLM_SRCDIR);
 }
 
 int tlm_data_resolve(const char *name, char *out, size_t n, tlm_err *err)
@@ -93,6 +99,8 @@ int tlm_data_resolve(const char *name, char *out, size_t n, tlm_err *err)
 int tlm_mkdirs(const char *path, tlm_err *err)
 {
     char buf[4096];
+    if (!path[0])
+        return tlm_errf(err, "cannot create a folder with an empty name");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return tlm_errf(err, "path too long: %s", path);
     for (char *p = buf + 1; *p; p++) {
@@ -105,6 +113,9 @@ int tlm_mkdirs(const char *path, tlm_err *err)
     }
     if (mkdir(buf, 0755) && errno != EEXIST)
         return tlm_errf(err, "cannot create folder %s: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode))
+        return tlm_errf(err, "cannot create folder %s: a file of that name exists", buf);
     return 0;
 }
 

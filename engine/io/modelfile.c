@@ -4,12 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "checkpoint.h"
 #include "safetensors.h"
 
 int tlm_modelfile_load(const char *path, const tlm_config *base, tlm_config *cfg, float **params,
                        tlm_err *err)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return tlm_errf(err, "model %s: %s", path,
+                        S_ISDIR(st.st_mode) ? "is a directory, not a model file"
+                                            : "not a regular file");
     FILE *f = fopen(path, "rb");
     if (!f)
         return tlm_errf(err, "model %s: %s", path, strerror(errno));
