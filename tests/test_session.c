@@ -619,6 +619,8 @@ static void test_set_layers_inspect(void)
     ok(rc == 0 && strstr(a.text, "64x170") && strstr(a.text, "ternary codes") &&
            strstr(a.text, "histogram") && strstr(a.text, "clipped") && strstr(a.text, "absmax"),
        "inspect L0.mlp.down: histogram, codes, activations (%d lines)", a.n_lines);
+    ok(strstr(a.text, "<- -g/2") && strstr(a.text, "<- +g/2"),
+       "inspect marks the bins of the ternary thresholds +-g/2 in the histogram");
     rc = run(s, "inspect emb", &a);
     ok(rc == 0 && strstr(a.text, "token ids"), "inspect emb");
     rc = run(s, "inspect L9.attn.q", &a);

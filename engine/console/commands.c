@@ -205,14 +205,21 @@ static void inspect_weights(tlm_session *s, uint64_t cmd, const tlm_layer_snap *
                     (double)in->wmean, (double)in->wstd, (double)l->gamma / 2);
     for (int b = 0; b < TLM_HIST_BINS; b++)
         top = in->bins[b] > top ? in->bins[b] : top;
-    float width = (in->hi - in->lo) / TLM_HIST_BINS;
+    float width = (in->hi - in->lo) / TLM_HIST_BINS, half = l->gamma / 2;
     for (int b = 0; b < TLM_HIST_BINS; b++) {
         char bar[41];
+        float b0 = in->lo + (float)b * width, b1 = in->lo + (float)(b + 1) * width;
         int len = (int)(in->bins[b] * 40 / top);
-        memset(bar, '#', (size_t)len);
+        /* bins inside the zero band (|w| < g/2) are drawn with '0', others with '#' */
+        memset(bar, b0 >= -half && b1 <= half ? '0' : '#', (size_t)len);
         bar[len] = 0;
-        tlm__sess_linef(s, cmd, "  [%+9.4f, %+9.4f) %9llu %s", (double)(in->lo + b * width),
-                        (double)(in->lo + (b + 1) * width), (unsigned long long)in->bins[b], bar);
+        const char *mark = "";
+        if (l->linear >= 0 && b0 <= -half && -half < b1)
+            mark = "  <- -g/2";
+        else if (l->linear >= 0 && b0 <= half && half < b1)
+            mark = "  <- +g/2";
+        tlm__sess_linef(s, cmd, "  [%+9.4f, %+9.4f) %9llu %s%s", (double)b0, (double)b1,
+                        (unsigned long long)in->bins[b], bar, mark);
     }
 }
 
