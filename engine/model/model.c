@@ -115,24 +115,18 @@ int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_p
     m->pool = pool;
     if (tlm_params_alloc(&m->p, cfg, err) || tlm_params_alloc(&m->g, cfg, err))
         goto fail;
-    size_t lin_total = 0;
-    for (int l = 0; l < cfg->n_layers; l++)
-        for (int j = 0; j < TLM_LIN_PER_BLOCK; j++)
-            lin_total += (size_t)lin_in(cfg, j) * (size_t)lin_out(cfg, j);
+    size_t lin_total = (size_t)cfg->dim * (size_t)(cfg->hidden > cfg->dim ? cfg->hidden : cfg->dim);
     m->wq_mem = tlm_calloc_aligned(lin_total, sizeof(float), err);
+    m->row_cap = (size_t)(cfg->hidden > cfg->dim ? cfg->hidden : cfg->dim);
+    m->row_scratch = tlm_calloc_aligned((size_t)tlm_pool_threads(pool) * m->row_cap,
+                                        sizeof(float), err);
     m->act_mem = tlm_calloc_aligned(act_floats(cfg, (size_t)B, (size_t)T,
                                                (size_t)tlm_pool_threads(pool)),
                                     sizeof(float), err);
     m->targets = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
     m->tokens = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
-    if (!m->wq_mem || !m->act_mem || !m->targets || !m->tokens)
+    if (!m->wq_mem || !m->row_scratch || !m->act_mem || !m->targets || !m->tokens)
         goto fail;
-    float *cur = m->wq_mem;
-    for (int l = 0; l < cfg->n_layers; l++)
-        for (int j = 0; j < TLM_LIN_PER_BLOCK; j++) {
-            m->wq[l * TLM_LIN_PER_BLOCK + j] = cur;
-            cur += (size_t)lin_in(cfg, j) * (size_t)lin_out(cfg, j);
-        }
     carve_acts(m);
     tlm_rope_tables(m->rope_cos, m->rope_sin, cfg->max_ctx, cfg->dim / cfg->n_heads);
     *out = m;
@@ -149,6 +143,7 @@ void tlm_model_free(tlm_model *m)
     tlm_params_free(&m->p);
     tlm_params_free(&m->g);
     free(m->wq_mem);
+    free(m->row_scratch);
     free(m->act_mem);
     free(m->targets);
     free(m->tokens);
@@ -160,6 +155,23 @@ typedef struct quant_job {
     tlm_model *m;
 } quant_job;
 
+/* Zeros and positives of the int8-quantized rows of w, a row at a time in
+ * the thread's scratch row. */
+static void int8_count(const float *w, size_t rows, size_t cols, float *row, uint64_t counts[3])
+{
+    uint64_t z = 0, pos = 0;
+    for (size_t r = 0; r < rows; r++) {
+        tlm_quant_int8_rows(row, w + r * cols, 1, cols);
+        for (size_t i = 0; i < cols; i++) {
+            z += row[i] == 0.0f;
+            pos += row[i] > 0.0f;
+        }
+    }
+    counts[0] = rows * cols - z - pos;
+    counts[1] = z;
+    counts[2] = pos;
+}
+
 static void quant_task(void *ctx, int task, int thread)
 {
     tlm_model *m = ((quant_job *)ctx)->m;
@@ -167,30 +179,25 @@ static void quant_task(void *ctx, int task, int thread)
     int l = task / TLM_LIN_PER_BLOCK, j = task % TLM_LIN_PER_BLOCK;
     size_t rows = (size_t)lin_out(c, j), cols = (size_t)lin_in(c, j), n = rows * cols;
     const float *w = m->p.blk[l].lin[j];
-    float *wq = m->wq[task];
     tlm_linear_stats *st = &m->lstats[task];
+    st->gamma = tlm_ternary_scale(w, n);
     switch ((tlm_prec)c->prec[task]) {
     case TLM_PREC_TERNARY:
-        st->gamma = tlm_quant_ternary(wq, w, n, st->counts);
+        tlm_ternary_count(w, n, st->gamma, st->counts);
         break;
     case TLM_PREC_INT8:
-        tlm_quant_int8_rows(wq, w, rows, cols);
-        st->gamma = tlm_ternary_scale(w, n);
+        int8_count(w, rows, cols, m->row_scratch + (size_t)thread * m->row_cap, st->counts);
         break;
-    default:
-        memcpy(wq, w, n * sizeof(float));
-        st->gamma = tlm_ternary_scale(w, n);
-        break;
-    }
-    if (c->prec[task] != TLM_PREC_TERNARY) {
+    default: {
         uint64_t z = 0, pos = 0;
         for (size_t i = 0; i < n; i++) {
-            z += wq[i] == 0.0f;
-            pos += wq[i] > 0.0f;
+            z += w[i] == 0.0f;
+            pos += w[i] > 0.0f;
         }
         st->counts[0] = n - z - pos;
         st->counts[1] = z;
         st->counts[2] = pos;
+    }
     }
     st->sparsity = (float)((double)st->counts[1] / (double)n);
 }
@@ -220,6 +227,42 @@ static void quant_acts(tlm_model *m, const float *x, size_t N, size_t cols)
     tlm_pool_for(m->pool, N, actq_rows, &j);
 }
 
+typedef struct effw_job {
+    float *wq;
+    const float *w;
+    size_t cols;
+    float g;
+    int int8;
+} effw_job;
+
+static void effw_rows(void *ctx, size_t lo, size_t hi)
+{
+    const effw_job *j = ctx;
+    size_t off = lo * j->cols;
+    if (j->int8)
+        tlm_quant_int8_rows(j->wq + off, j->w + off, hi - lo, j->cols);
+    else
+        tlm_quant_ternary_scaled(j->wq + off, j->w + off, (hi - lo) * j->cols, j->g);
+}
+
+/* The effective weights W~ of linear idx (per its precision, with the g of
+ * this step's tlm_model_quantize): the latent weights themselves for fp32,
+ * else materialized into m->wq_mem (one linear at a time). */
+static const float *eff_weight(tlm_model *m, int idx)
+{
+    const tlm_config *c = &m->cfg;
+    int l = idx / TLM_LIN_PER_BLOCK, j = idx % TLM_LIN_PER_BLOCK;
+    const float *w = m->p.blk[l].lin[j];
+    if (c->prec[idx] == TLM_PREC_FP32)
+        return w;
+    double t0 = tlm_now();
+    effw_job job = {m->wq_mem, w, (size_t)lin_in(c, j), m->lstats[idx].gamma,
+                    c->prec[idx] == TLM_PREC_INT8};
+    tlm_pool_for(m->pool, (size_t)lin_out(c, j), effw_rows, &job);
+    m->phase_s[TLM_PH_QUANT] += tlm_now() - t0;
+    return m->wq_mem;
+}
+
 /* y = x W~^T for linear (l, j), quantizing x per token unless fp32. */
 static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, size_t N)
 {
@@ -230,7 +273,8 @@ static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, siz
         TIMED(m, TLM_PH_QUANT, quant_acts(m, x, N, (size_t)n_in));
         xin = m->xq;
     }
-    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(y, xin, m->wq[idx], NULL, N, n_in, n_out, m->pool));
+    const float *wq = eff_weight(m, idx);
+    TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(y, xin, wq, NULL, N, n_in, n_out, m->pool));
     m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * n_in * n_out;
 }
 
@@ -248,11 +292,12 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
         c->prec[l * 7 + TLM_LIN_V] != TLM_PREC_FP32) {
         /* q, k, v share one quantized input */
         TIMED(m, TLM_PH_QUANT, quant_acts(m, a->ln1, N, d));
-        double t0 = tlm_now();
-        tlm_linear_forward(a->q, m->xq, m->wq[l * 7 + TLM_LIN_Q], NULL, N, c->dim, c->dim, m->pool);
-        tlm_linear_forward(a->k, m->xq, m->wq[l * 7 + TLM_LIN_K], NULL, N, c->dim, c->dim, m->pool);
-        tlm_linear_forward(a->v, m->xq, m->wq[l * 7 + TLM_LIN_V], NULL, N, c->dim, c->dim, m->pool);
-        m->phase_s[TLM_PH_MM_FWD] += tlm_now() - t0;
+        float *outs[3] = {a->q, a->k, a->v};
+        for (int j = 0; j < 3; j++) {
+            const float *wq = eff_weight(m, l * 7 + TLM_LIN_Q + j);
+            TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(outs[j], m->xq, wq, NULL, N, c->dim, c->dim,
+                                                       m->pool));
+        }
         m->phase_flop[TLM_PH_MM_FWD] += 6.0 * (double)N * c->dim * c->dim;
     } else {
         linear_fwd(m, l, TLM_LIN_Q, a->q, a->ln1, N);
@@ -371,8 +416,9 @@ static void linear_bwd(tlm_model *m, int l, int j, float *dx, int acc, const flo
 {
     const tlm_config *c = &m->cfg;
     int idx = l * TLM_LIN_PER_BLOCK + j;
+    const float *wq = eff_weight(m, idx);
     TIMED(m, TLM_PH_MM_BWD,
-          tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, m->wq[idx], N,
+          tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, wq, N,
                               lin_in(c, j), lin_out(c, j), m->pool));
     m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)N * lin_in(c, j) * lin_out(c, j);
 }

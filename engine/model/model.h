@@ -39,8 +39,9 @@ typedef struct tlm_model {
     int cap_B, cap_T;   /* activation capacity */
     int B, T;           /* shape of the last forward */
     tlm_params p, g;    /* weights and gradients (same layout) */
-    float *wq_mem;      /* effective (quantized) weights of all linears */
-    float *wq[TLM_MAX_LINEARS];
+    float *wq_mem;      /* effective (quantized) weights of one linear, made when used */
+    float *row_scratch; /* pool threads x row_cap floats */
+    size_t row_cap;
     tlm_linear_stats lstats[TLM_MAX_LINEARS];
     float *act_mem;
     tlm_block_acts a[TLM_MAX_LAYERS];
@@ -68,8 +69,9 @@ int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_p
                      tlm_err *err);
 void tlm_model_free(tlm_model *m);
 
-/* Quantize every linear's latent weights into wq per its precision and fill
- * lstats. Called by forward; public for stats and inspection. */
+/* Compute every linear's scale g and code counts (lstats) from its latent
+ * weights per its precision; the effective weights themselves are made one
+ * linear at a time when a product needs them. Called by forward; public for stats and inspection. */
 void tlm_model_quantize(tlm_model *m);
 
 /* Forward over tokens x [B*T] (B <= cap_B, T <= cap_T). With targets y the

@@ -34,19 +34,39 @@ float tlm_ternary_scale(const float *w, size_t n)
     return g > 1e-5f ? g : 1e-5f;
 }
 
+/* Ternary code of w at scale g: clamp(round(w / g), -1, 1); a NaN weight
+ * gives NaN (counted as neither sign). */
+static inline float ternary_code(float w, float g)
+{
+    float r = rintf(w / g);
+    return r >= 1.0f ? 1.0f : r <= -1.0f ? -1.0f : r; /* r is +-0 or NaN here */
+}
+
+void tlm_ternary_count(const float *w, size_t n, float g, uint64_t counts[3])
+{
+    uint64_t neg = 0, pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        float t = ternary_code(w[i], g);
+        neg += t < 0.0f;
+        pos += t > 0.0f;
+    }
+    counts[0] = neg;
+    counts[1] = n - neg - pos;
+    counts[2] = pos;
+}
+
+void tlm_quant_ternary_scaled(float *wq, const float *w, size_t n, float g)
+{
+    for (size_t i = 0; i < n; i++)
+        wq[i] = ternary_code(w[i], g) * g;
+}
+
 float tlm_quant_ternary(float *wq, const float *w, size_t n, uint64_t counts[3])
 {
     float g = tlm_ternary_scale(w, n);
-    uint64_t c[3] = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        float r = rintf(w[i] / g);
-        float t = r >= 1.0f ? 1.0f : r <= -1.0f ? -1.0f : r; /* r is +-0 or NaN here */
-        c[t > 0.0f ? 2 : t < 0.0f ? 0 : 1]++; /* NaN (a corrupt weight) is no index */
-        wq[i] = t * g;
-    }
+    tlm_quant_ternary_scaled(wq, w, n, g);
     if (counts)
-        for (int k = 0; k < 3; k++)
-            counts[k] = c[k];
+        tlm_ternary_count(w, n, g, counts);
     return g;
 }
 

@@ -13,6 +13,12 @@ void tlm_quant_act_int8(float *xq, const float *x, size_t rows, size_t cols);
  * Returns g. counts (may be NULL) receives the number of -1, 0, +1. */
 float tlm_quant_ternary(float *wq, const float *w, size_t n, uint64_t counts[3]);
 
+/* Ternary weights with a given scale g (as tlm_quant_ternary computes it). */
+void tlm_quant_ternary_scaled(float *wq, const float *w, size_t n, float g);
+
+/* Counts of the ternary codes -1, 0, +1 of w at scale g, without writing. */
+void tlm_ternary_count(const float *w, size_t n, float g, uint64_t counts[3]);
+
 /* Int8 weights, symmetric per output row: s = 127 / max(max|W_row|, 1e-5),
  * wq = clamp(round(W * s), -128, 127) / s. */
 void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size_t cols);
