@@ -65,19 +65,17 @@ static double ktime(kjob *j, tlm_pool *pool)
     j->rb = (j->rows + tasks - 1) / tasks;
     j->rb = (j->rb + 3) & ~3;
     tasks = (j->rows + j->rb - 1) / j->rb;
-    int reps = 1;
-    double best = 1e9;
-    for (int trial = 0; trial < (quick ? 1 : 6); trial++) {
-        double t = tlm_now();
+    double t = tlm_now(); /* one call: warm-up and calibration */
+    tlm_pool_run(pool, tasks, ktask, j);
+    t = tlm_now() - t;
+    int reps = quick || t >= 0.02 ? 1 : (int)(0.02 / (t > 1e-7 ? t : 1e-7)) + 1;
+    double best = quick ? t : 1e9;
+    for (int trial = 0; trial < (quick ? 0 : 6); trial++) { /* about 20 ms a trial */
+        t = tlm_now();
         for (int r = 0; r < reps; r++)
             tlm_pool_run(pool, tasks, ktask, j);
-        t = tlm_now() - t;
-        if (t < 0.02 && trial == 0 && !quick) { /* calibrate to about 20 ms a trial */
-            reps = (int)(0.02 / (t > 1e-7 ? t : 1e-7)) + 1;
-            trial = -1;
-            continue;
-        }
-        best = t / reps < best ? t / reps : best;
+        t = (tlm_now() - t) / reps;
+        best = t < best ? t : best;
     }
     return best;
 }

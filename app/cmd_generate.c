@@ -105,7 +105,7 @@ static int on_token(void *ctx, int id, const char *text)
     show_prompt(ctx);
     fputs(text, stdout);
     fflush(stdout);
-    return interrupted;
+    return interrupted || ferror(stdout); /* Ctrl-C, or nobody reads any more */
 }
 
 static void report(const tlm_infer *inf, int quiet)

@@ -114,8 +114,7 @@ typedef struct gen_run {
     const tlm_sample_opts *o;
     tlm_sampler *s;
     float *logits;
-    gbuf text, out;     /* all generated text; what goes to the callback */
-    size_t held;        /* bytes of an unfinished character held back in out */
+    gbuf text, out;     /* all generated text; what goes to the callback next */
     tlm_token_cb cb;
     void *ctx;
 } gen_run;
@@ -171,10 +170,13 @@ static int decode_loop(gen_run *g, int prev, tlm_err *err)
         if (rc < 0)
             return -1;
         prev = id;
-        inf->stats.reason = rc ? TLM_STOP_CALLBACK : found ? TLM_STOP_STRING : full ? TLM_STOP_MAX
-                            : ctx_end ? TLM_STOP_CONTEXT : TLM_STOP_MAX;
-        if (rc || found || full || ctx_end)
+        if (rc || found || full || ctx_end) {
+            inf->stats.reason = rc      ? TLM_STOP_CALLBACK
+                                : found ? TLM_STOP_STRING
+                                : full  ? TLM_STOP_MAX
+                                        : TLM_STOP_CONTEXT;
             return 0;
+        }
         int32_t t = id;
         if (tlm_infer_forward(inf, &t, 1, g->logits, 0, err))
             return -1;

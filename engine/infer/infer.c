@@ -31,22 +31,24 @@ static size_t max3(size_t a, size_t b, size_t c)
     return m > c ? m : c;
 }
 
+/* A pool of `threads` (0: all cores) and its attention scratch, replacing
+ * the old ones only when both could be made. */
 static int make_pool(tlm_infer *inf, int threads, tlm_err *err)
 {
     if (threads <= 0)
         threads = tlm_cpu_count();
     tlm_pool *p;
-    if (tlm_pool_create(&p, threads, err))
-        return -1;
-    tlm_pool_destroy(inf->pool);
-    inf->pool = p;
-    size_t n = (size_t)threads * (size_t)inf->cfg.max_ctx;
-    float *s = tlm_calloc_aligned(n, sizeof(float), err);
+    float *s = tlm_calloc_aligned((size_t)threads * (size_t)inf->cfg.max_ctx, sizeof(float), err);
     if (!s)
         return -1;
+    if (tlm_pool_create(&p, threads, err)) {
+        free(s);
+        return -1;
+    }
+    tlm_pool_destroy(inf->pool);
     free(inf->scores);
+    inf->pool = p;
     inf->scores = s;
-    inf->scores_threads = threads;
     return 0;
 }
 
@@ -454,24 +456,13 @@ static tlm_pool *small_pool(tlm_infer *inf, int n)
 
 /* ---- attention over the cache ---- */
 
-static float dot(const float *a, const float *b, int n) /* as the training layers */
-{
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += a[i + k] * b[i + k];
-    float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++)
-        r += a[i] * b[i];
-    return r;
-}
-
 typedef struct attn_job {
     tlm_infer *inf;
     int layer, p0;
 } attn_job;
 
+/* Token i of the chunk, head h: softmax(q K^T / sqrt(hd)) V over the cached
+ * positions 0 .. pos0+i, both products through the BLAS (one thread). */
 static void attn_task(void *ctx, int task, int thread)
 {
     attn_job *j = ctx;
@@ -481,25 +472,18 @@ static void attn_task(void *ctx, int task, int thread)
     size_t d = (size_t)c->dim, base = (size_t)j->layer * (size_t)c->max_ctx * d + (size_t)(h * hd);
     const float *q = inf->q + (size_t)i * d + (size_t)(h * hd);
     float *sc = inf->scores + (size_t)thread * (size_t)c->max_ctx, mx = -INFINITY;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int s = 0; s <= p; s++) {
-        sc[s] = dot(q, inf->kc + base + (size_t)s * d, hd) * scale;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, p + 1, hd, 1.0f / sqrtf((float)hd), inf->kc + base,
+                (int)d, q, 1, 0.0f, sc, 1);
+    for (int s = 0; s <= p; s++)
         mx = sc[s] > mx ? sc[s] : mx;
-    }
     float sum = 0.0f;
     for (int s = 0; s <= p; s++) {
         sc[s] = expf(sc[s] - mx);
         sum += sc[s];
     }
-    float inv = 1.0f / sum;
     float *o = inf->att + (size_t)i * d + (size_t)(h * hd);
-    memset(o, 0, sizeof(float) * (size_t)hd);
-    for (int s = 0; s <= p; s++) {
-        const float *v = inf->vc + base + (size_t)s * d;
-        float w = sc[s] * inv;
-        for (int k = 0; k < hd; k++)
-            o[k] += w * v[k];
-    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, p + 1, hd, 1.0f / sum, inf->vc + base, (int)d, sc, 1,
+                0.0f, o, 1);
 }
 
 /* ---- one chunk of tokens ---- */

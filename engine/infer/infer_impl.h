@@ -97,8 +97,7 @@ struct tlm_infer {
     float *rope_cos, *rope_sin;
     float *x, *xn, *q, *k, *v, *att, *h1, *h2; /* [chunk, dim or hidden] */
     float *lnf;               /* [dim] */
-    float *scores;            /* [threads][max_ctx] */
-    int scores_threads;
+    float *scores;            /* [threads][max_ctx] attention weights */
     int8_t *aq;               /* int8 activations [chunk, max pad] */
     float *as;
     int32_t *asum, *acc;      /* acc: [max(chunk * max(dim, hidden), vocab)] */

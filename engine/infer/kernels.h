@@ -104,7 +104,7 @@ void tlm_quant_act_row(int8_t *q, float *scale, int32_t *sum, const float *x, in
 float tlm_f16_to_f32(uint16_t h);
 uint16_t tlm_f32_to_f16(float f);
 
-/* The versions (defined in kern_*.c). */
+/* The versions: kernels.c (scalar), kern_avx2.c, kern_avx512.c. */
 extern const tlm_kernels tlm_kernels_scalar;
 extern const tlm_kernels tlm_kernels_avx2;
 extern const tlm_kernels tlm_kernels_avx512vnni;

@@ -98,15 +98,23 @@ int tlm_pack_tensor_bytes(tlm_wfmt fmt, int rows, int cols, uint64_t *out)
 
 /* ---- building ---- */
 
+/* Where everything of an image goes, and the per-tensor results. */
+typedef struct pack_layout {
+    int n;                  /* tensors */
+    tlm_tensor_info *info;  /* [n] */
+    tlm_wfmt *fmt;          /* [n] */
+    uint64_t *off, *bytes;  /* [n] */
+    float *scale;           /* [n]: g of ternary tensors, else 0 */
+    uint32_t *crc;          /* [n] */
+    char *text;             /* the config */
+    size_t len;
+    uint64_t table, H, payload, size;
+} pack_layout;
+
 typedef struct build_job {
-    const tlm_config *cfg;
-    const tlm_tensor_info *info;
-    const tlm_wfmt *fmt;
-    const uint64_t *off, *bytes;
+    const pack_layout *L;
     const float *params;
     uint8_t *img;
-    float *scale;     /* per tensor: g of ternary tensors */
-    uint32_t *crc;
     atomic_int failed;
 } build_job;
 
@@ -149,15 +157,17 @@ static void fill_int8(uint8_t *dst, const float *w, int rows, int cols)
     }
 }
 
+/* Tensor i into its place in the image, and its checksum. */
 static void build_task(void *ctx, int i, int thread)
 {
     build_job *j = ctx;
-    const tlm_tensor_info *t = &j->info[i];
-    uint8_t *dst = j->img + j->off[i];
+    const pack_layout *L = j->L;
+    const tlm_tensor_info *t = &L->info[i];
+    uint8_t *dst = j->img + L->off[i];
     const float *src = j->params + t->offset;
     int cols = t->cols ? t->cols : 1;
-    j->scale[i] = 0.0f;
-    switch (j->fmt[i]) {
+    L->scale[i] = 0.0f;
+    switch (L->fmt[i]) {
     case TLM_WF_F32:
         memcpy(dst, src, t->numel * sizeof(float));
         break;
@@ -166,7 +176,7 @@ static void build_task(void *ctx, int i, int thread)
             ((uint16_t *)dst)[k] = tlm_f32_to_f16(src[k]);
         break;
     case TLM_WF_TERN2:
-        if (fill_tern(dst, src, t->rows, cols, &j->scale[i]))
+        if (fill_tern(dst, src, t->rows, cols, &L->scale[i]))
             atomic_store(&j->failed, 1);
         break;
     case TLM_WF_INT8:
@@ -175,7 +185,7 @@ static void build_task(void *ctx, int i, int thread)
     default:
         atomic_store(&j->failed, 1);
     }
-    j->crc[i] = crc_of(dst, (size_t)j->bytes[i]);
+    L->crc[i] = crc_of(dst, (size_t)L->bytes[i]);
 }
 
 /* Check cfg can be packed: int8 kernels need inner sizes up to 65536. */
@@ -198,97 +208,100 @@ static int check_packable(const tlm_config *cfg, const tlm_pack_opts *po, tlm_er
     return 0;
 }
 
-/* Offsets and sizes of every tensor; returns the file size (0 on overflow). */
-static uint64_t layout(const tlm_config *cfg, const tlm_tensor_info *info, int n,
-                       const tlm_pack_opts *po, uint64_t payload, tlm_wfmt *fmt, uint64_t *off,
-                       uint64_t *bytes)
+static void layout_free(pack_layout *L)
 {
-    uint64_t cur = payload;
-    for (int i = 0; i < n; i++) {
-        fmt[i] = tlm_pack_format(cfg, &info[i], po);
-        if (tlm_pack_tensor_bytes(fmt[i], info[i].rows, info[i].cols, &bytes[i]))
-            return 0;
-        off[i] = round_up(cur, TLM_PACK_ALIGN);
-        if (__builtin_add_overflow(off[i], bytes[i], &cur) || cur > ((uint64_t)1 << 46))
-            return 0;
-    }
-    return cur;
+    free(L->info), free(L->fmt), free(L->off), free(L->bytes), free(L->scale), free(L->crc);
+    free(L->text);
 }
 
-static void write_header(uint8_t *img, const tlm_config *cfg, int n, const char *text, size_t len,
-                         uint64_t table, uint64_t H, uint64_t payload, uint64_t size,
-                         const tlm_wfmt *fmt, const uint64_t *off, const uint64_t *bytes,
-                         const float *scale, const uint32_t *crc, const tlm_tensor_info *info)
+/* Formats, offsets and sizes of every tensor of cfg, the header's size and
+ * the file's; errors on overflow. */
+static int make_layout(pack_layout *L, const tlm_config *cfg, const tlm_pack_opts *po,
+                       tlm_err *err)
+{
+    int n = L->n = tlm_tensor_count(cfg);
+    L->len = tlm_config_serialize(cfg, NULL, 0);
+    L->info = tlm_calloc((size_t)n, sizeof *L->info, err);
+    L->fmt = tlm_calloc((size_t)n, sizeof *L->fmt, err);
+    L->off = tlm_calloc((size_t)n, sizeof *L->off, err);
+    L->bytes = tlm_calloc((size_t)n, sizeof *L->bytes, err);
+    L->scale = tlm_calloc((size_t)n, sizeof *L->scale, err);
+    L->crc = tlm_calloc((size_t)n, sizeof *L->crc, err);
+    L->text = tlm_calloc(L->len + 1, 1, err);
+    if (!L->info || !L->fmt || !L->off || !L->bytes || !L->scale || !L->crc || !L->text)
+        return -1;
+    tlm_config_serialize(cfg, L->text, L->len + 1);
+    tlm_tensor_table(cfg, L->info);
+    L->table = TLM_PACK_FIXED + round_up(L->len, 8);
+    L->H = L->table + (uint64_t)n * TLM_PACK_REC;
+    L->payload = round_up(L->H + 4, TLM_PACK_ALIGN);
+    uint64_t cur = L->payload;
+    for (int i = 0; i < n; i++) {
+        L->fmt[i] = tlm_pack_format(cfg, &L->info[i], po);
+        L->off[i] = round_up(cur, TLM_PACK_ALIGN);
+        if (tlm_pack_tensor_bytes(L->fmt[i], L->info[i].rows, L->info[i].cols, &L->bytes[i]) ||
+            __builtin_add_overflow(L->off[i], L->bytes[i], &cur) || cur > ((uint64_t)1 << 46))
+            return tlm_errf(err, "pack: model too large to pack");
+    }
+    L->size = cur;
+    if (L->H > TLM_PACK_MAX_HEADER || L->size > SIZE_MAX)
+        return tlm_errf(err, "pack: model too large to pack");
+    return 0;
+}
+
+/* The header, the tensor table and the header checksum. */
+static void write_header(uint8_t *img, const pack_layout *L)
 {
     memcpy(img, TLM_PACK_MAGIC, 8);
     put_u32(img + 8, TLM_PACK_VERSION);
-    put_u32(img + 12, (uint32_t)H);
-    put_u64(img + 16, size);
-    put_u32(img + 24, (uint32_t)n);
-    put_u32(img + 28, (uint32_t)len);
-    put_u32(img + 32, (uint32_t)table);
+    put_u32(img + 12, (uint32_t)L->H);
+    put_u64(img + 16, L->size);
+    put_u32(img + 24, (uint32_t)L->n);
+    put_u32(img + 28, (uint32_t)L->len);
+    put_u32(img + 32, (uint32_t)L->table);
     put_u32(img + 36, TLM_PACK_ALIGN);
-    put_u64(img + 40, payload);
-    memcpy(img + TLM_PACK_FIXED, text, len);
-    for (int i = 0; i < n; i++) {
-        uint8_t *r = img + table + (uint64_t)i * TLM_PACK_REC;
+    put_u64(img + 40, L->payload);
+    memcpy(img + TLM_PACK_FIXED, L->text, L->len);
+    for (int i = 0; i < L->n; i++) {
+        uint8_t *r = img + L->table + (uint64_t)i * TLM_PACK_REC;
         uint32_t sbits;
-        memcpy(&sbits, &scale[i], 4);
+        memcpy(&sbits, &L->scale[i], 4);
         put_u32(r, (uint32_t)i);
-        put_u32(r + 4, (uint32_t)fmt[i]);
-        put_u32(r + 8, (uint32_t)info[i].rows);
-        put_u32(r + 12, (uint32_t)info[i].cols);
-        put_u64(r + 16, off[i]);
-        put_u64(r + 24, bytes[i]);
+        put_u32(r + 4, (uint32_t)L->fmt[i]);
+        put_u32(r + 8, (uint32_t)L->info[i].rows);
+        put_u32(r + 12, (uint32_t)L->info[i].cols);
+        put_u64(r + 16, L->off[i]);
+        put_u64(r + 24, L->bytes[i]);
         put_u32(r + 32, sbits);
-        put_u32(r + 36, crc[i]);
+        put_u32(r + 36, L->crc[i]);
     }
-    put_u32(img + H, crc_of(img, (size_t)H));
-    (void)cfg;
+    put_u32(img + L->H, crc_of(img, (size_t)L->H));
 }
 
 int tlm_pack_build(const tlm_config *cfg, const float *params, const tlm_pack_opts *po,
                    tlm_pool *pool, uint8_t **img_out, size_t *size_out, tlm_err *err)
 {
-    if (check_packable(cfg, po, err))
-        return -1;
-    int n = tlm_tensor_count(cfg), rc = -1;
-    size_t len = tlm_config_serialize(cfg, NULL, 0);
-    tlm_tensor_info *info = tlm_calloc((size_t)n, sizeof *info, err);
-    tlm_wfmt *fmt = tlm_calloc((size_t)n, sizeof *fmt, err);
-    uint64_t *off = tlm_calloc((size_t)n, sizeof *off, err), *bytes = tlm_calloc((size_t)n, 8, err);
-    float *scale = tlm_calloc((size_t)n, sizeof *scale, err);
-    uint32_t *crc = tlm_calloc((size_t)n, sizeof *crc, err);
-    char *text = tlm_calloc(len + 1, 1, err);
+    pack_layout L = {0};
     uint8_t *img = NULL;
-    if (!info || !fmt || !off || !bytes || !scale || !crc || !text)
+    int rc = -1;
+    if (check_packable(cfg, po, err) || make_layout(&L, cfg, po, err) ||
+        !(img = tlm_calloc_aligned((size_t)L.size, 1, err)))
         goto out;
-    tlm_config_serialize(cfg, text, len + 1);
-    tlm_tensor_table(cfg, info);
-    uint64_t table = TLM_PACK_FIXED + round_up(len, 8);
-    uint64_t H = table + (uint64_t)n * TLM_PACK_REC, payload = round_up(H + 4, TLM_PACK_ALIGN);
-    uint64_t size = layout(cfg, info, n, po, payload, fmt, off, bytes);
-    if (H > TLM_PACK_MAX_HEADER || size == 0 || size > SIZE_MAX) {
-        tlm_errf(err, "pack: model too large to pack");
-        goto out;
-    }
-    if (!(img = tlm_calloc_aligned((size_t)size, 1, err)))
-        goto out;
-    build_job job = {.cfg = cfg, .info = info, .fmt = fmt, .off = off, .bytes = bytes,
-                     .params = params, .img = img, .scale = scale, .crc = crc};
+    build_job job = {.L = &L, .params = params, .img = img};
     atomic_init(&job.failed, 0);
-    tlm_pool_run(pool, n, build_task, &job);
+    tlm_pool_run(pool, L.n, build_task, &job);
     if (atomic_load(&job.failed)) {
         tlm_errf(err, "pack: out of memory");
         goto out;
     }
-    write_header(img, cfg, n, text, len, table, H, payload, size, fmt, off, bytes, scale, crc, info);
+    write_header(img, &L);
     *img_out = img;
-    *size_out = (size_t)size;
+    *size_out = (size_t)L.size;
     img = NULL;
     rc = 0;
 out:
-    free(img), free(info), free(fmt), free(off), free(bytes), free(scale), free(crc), free(text);
+    free(img);
+    layout_free(&L);
     return rc;
 }
 
