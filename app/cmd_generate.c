@@ -53,7 +53,7 @@ static int parse_seed(const char *s, uint64_t *out, tlm_err *err)
 /* Sampling options from the command line over the defaults; checked. */
 static int sample_opts(const tlm_cli *cli, tlm_sample_opts *o, tlm_err *err)
 {
-    long v;
+    long v = 0;
     tlm_sample_opts_default(o);
     if (cli->tokens) {
         if (parse_long("--tokens", cli->tokens, 1, 1 << 20, &v, err))

@@ -97,6 +97,18 @@ int main(void)
     }
     ok(worst_all < 5e-2, "all %d tensors match finite differences (worst rel %.2e)", nt, worst_all);
 
+    /* a training step's deferred loss (computed in backward with its gradient)
+     * equals the forward's, and the gradients are the same bits */
+    double lf = loss_of(m);
+    tlm_model_backward(m);
+    m->defer_loss = 1;
+    tlm_model_forward(m, xs, ys, B, T, NULL, NULL);
+    int nan_before = isnan(m->loss);
+    tlm_model_backward(m);
+    m->defer_loss = 0;
+    ok(nan_before && m->loss == lf && memcmp(m->g.mem, grad, m->g.count * sizeof(float)) == 0,
+       "deferred loss %.9g equals the forward's %.9g, gradients identical", m->loss, lf);
+
     /* the head's loss and gradient computed 5 rows at a time (chunks that do
      * not divide the batch) agree with one chunk */
     size_t saved_chunk = m->chunk_rows;

@@ -275,7 +275,7 @@ static int cmd_history(tlm_session *s, uint64_t cmd, const tlm_console_words *a,
 
 static int gen_option(tlm_sample_opts *o, const char *k, const char *v, tlm_err *err)
 {
-    int64_t x;
+    int64_t x = 0;
     if (!strcmp(k, "n")) {
         if (parse_i64("gen n", v, 1, 1000000, &x, err))
             return -1;

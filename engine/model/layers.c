@@ -308,22 +308,27 @@ static void ce_rows(void *ctx, size_t lo, size_t hi)
     float invN = 1.0f / (float)j->norm_rows, smooth = j->eps / (float)V;
     for (size_t i = lo; i < hi; i++) {
         const float *l = j->logits + i * (size_t)V;
+        float *g = j->dlogits ? j->dlogits + i * (size_t)V : NULL;
         float mx = -INFINITY;
         for (int c = 0; c < V; c++)
             mx = l[c] > mx ? l[c] : mx;
+        float target = l[j->targets[i]];
         double sum = 0.0, sum_logits = 0.0;
         for (int c = 0; c < V; c++) {
-            sum += (double)expf(l[c] - mx);
+            float e = expf(l[c] - mx);
             sum_logits += (double)l[c];
+            sum += (double)e;
+            if (g)
+                g[c] = e; /* g may alias l: l[c] is not read again */
         }
         double lse = (double)mx + log(sum);
-        double n_i = lse - (double)l[j->targets[i]];
+        double n_i = lse - (double)target;
         j->row_nll[i - j->base] = n_i;
         j->row_loss[i - j->base] = (1.0 - (double)j->eps) * n_i + (double)j->eps * (lse - sum_logits / V);
-        if (j->dlogits) {
-            float *g = j->dlogits + i * (size_t)V, flse = (float)(lse - (double)mx);
+        if (g) {
+            float inv = (float)(1.0 / sum);
             for (int c = 0; c < V; c++)
-                g[c] = (expf(l[c] - mx - flse) - smooth) * invN;
+                g[c] = (g[c] * inv - smooth) * invN;
             g[j->targets[i]] -= (1.0f - j->eps) * invN;
         }
     }

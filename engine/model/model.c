@@ -397,7 +397,10 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
     }
     TIMED(m, TLM_PH_ELEM,
           tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool));
-    if (y) {
+    if (y && m->defer_loss) {
+        memcpy(m->targets, y, N * sizeof(int32_t)); /* loss comes with the backward */
+        m->loss = m->nll = NAN;
+    } else if (y) {
         memcpy(m->targets, y, N * sizeof(int32_t));
         m->loss = head_loss(m, N, 0, &m->nll);
         if (loss)
@@ -463,8 +466,7 @@ void tlm_model_backward(tlm_model *m)
     double te = tlm_now();
     memset(m->g.mem, 0, m->g.count * sizeof(float));
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
-    double nll;
-    head_loss(m, N, 1, &nll);
+    m->loss = head_loss(m, N, 1, &m->nll);
     te = tlm_now();
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
     tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);

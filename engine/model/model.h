@@ -55,7 +55,9 @@ typedef struct tlm_model {
     float *rope_cos, *rope_sin;
     int32_t *targets;   /* copy of the last targets */
     int32_t *tokens;    /* copy of the last inputs */
-    double loss, nll;   /* of the last forward with targets */
+    double loss, nll;   /* of the last forward with targets (or its backward when deferred) */
+    int defer_loss;     /* 1: forward with targets skips the head; backward computes the
+                         * loss with its gradient (a training step's saving) */
     tlm_pool *pool;
     int own_pool;
     double phase_s[TLM_PH_COUNT];    /* seconds spent per phase, accumulated */
@@ -82,7 +84,8 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
                        double *nll);
 
 /* Backward of the last forward (which must have had targets): zeroes m->g and
- * fills it with d(mean loss)/d(params), straight-through for the quantizers. */
+ * fills it with d(mean loss)/d(params), straight-through for the quantizers;
+ * m->loss and m->nll are (re)computed on the way. */
 void tlm_model_backward(tlm_model *m);
 
 #endif

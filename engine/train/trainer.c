@@ -138,13 +138,15 @@ int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
     tlm_model *m = tr->model;
     double t0 = tlm_now();
     tlm_dataset_sample(tr->train, &tr->data_rng, c->batch, c->ctx, tr->x, tr->y);
-    double loss, nll;
-    tlm_model_forward(m, tr->x, tr->y, c->batch, c->ctx, &loss, &nll);
+    m->defer_loss = 1; /* the head's loss comes with its gradient in backward */
+    tlm_model_forward(m, tr->x, tr->y, c->batch, c->ctx, NULL, NULL);
+    tlm_model_backward(m);
+    m->defer_loss = 0;
+    double loss = m->loss, nll = m->nll;
     if (!isfinite(loss))
         return tlm_errf(err, "training loss is %s at step %lld (lr %g): stopping; lower 'lr' or "
                         "check the data", isnan(loss) ? "NaN" : "infinite",
                         (long long)tr->step + 1, (double)tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps));
-    tlm_model_backward(m);
     double t_opt = tlm_now();
     double gnorm = tlm_clip_grad(m->g.mem, m->g.count, c->clip, tr->pool);
     if (!isfinite(gnorm))
