@@ -90,10 +90,13 @@ int main(int argc, char **argv)
         double l;
         tlm_model_forward(m, xs[s], ys[s], B, T, &l, NULL);
         tlm_model_backward(m);
-        norms[s] = (float)tlm_clip_grad(m->g.mem, m->g.count, c.clip, NULL);
+        /* as the trainer does: clipping folded into AdamW */
+        double norm = tlm_grad_norm(m->g.mem, m->g.count, NULL);
+        norms[s] = (float)norm;
         tlm_adamw_hp hp = {tlm_onecycle_lr(c.lr, c.warmup, s, c.steps), c.beta1, c.beta2,
                            c.adam_eps, c.weight_decay};
-        tlm_adamw_update(m->p.mem, m->g.mem, mom, vel, m->p.count, s + 1, &hp, NULL);
+        tlm_adamw_update(m->p.mem, m->g.mem, mom, vel, m->p.count, s + 1, &hp,
+                         tlm_clip_coef(norm, c.clip), NULL);
         losses[s] = (float)l;
         lrs[s] = hp.lr;
     }

@@ -183,13 +183,8 @@ static void grads_task(void *ctx, int task, int thread)
 
 void tlm__stats_grads(tlm_session *s, double gnorm)
 {
-    float clip = s->tr->cfg.clip;
-    grads_job job = {s, 1.0};
-    if (clip > 0.0f) { /* as tlm_clip_grad: g was scaled by coef when coef < 1 */
-        float coef = (float)((double)clip / (gnorm + 1e-6));
-        if (coef < 1.0f && coef > 0.0f)
-            job.unclip = 1.0 / (double)coef;
-    }
+    (void)gnorm;
+    grads_job job = {s, 1.0}; /* the trainer folds clipping into AdamW: g is unclipped */
     tlm_pool_run(s->tr->pool, s->work.n_rows, grads_task, &job);
 }
 

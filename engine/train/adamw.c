@@ -6,7 +6,7 @@ typedef struct adam_job {
     float *p, *m, *v;
     const float *g;
     size_t n, chunk;
-    float lr, b1, b2, eps, decay, step_size, bc2_sqrt;
+    float lr, b1, b2, eps, decay, step_size, bc2_sqrt, gscale;
 } adam_job;
 
 static void adam_task(void *ctx, int task, int thread)
@@ -14,7 +14,7 @@ static void adam_task(void *ctx, int task, int thread)
     adam_job *j = ctx;
     size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
     for (size_t i = lo; i < hi; i++) {
-        float g = j->g[i];
+        float g = j->g[i] * j->gscale;
         j->p[i] *= j->decay;
         j->m[i] = j->m[i] * j->b1 + g * (1.0f - j->b1);
         j->v[i] = j->v[i] * j->b2 + g * g * (1.0f - j->b2);
@@ -24,10 +24,10 @@ static void adam_task(void *ctx, int task, int thread)
 }
 
 void tlm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, int64_t t,
-                      const tlm_adamw_hp *hp, tlm_pool *pool)
+                      const tlm_adamw_hp *hp, float grad_scale, tlm_pool *pool)
 {
     adam_job j = {.p = p, .m = m, .v = v, .g = g, .n = n, .lr = hp->lr, .b1 = hp->beta1,
-                  .b2 = hp->beta2, .eps = hp->eps};
+                  .b2 = hp->beta2, .eps = hp->eps, .gscale = grad_scale};
     j.decay = 1.0f - hp->lr * hp->weight_decay;
     double bc1 = 1.0 - pow((double)hp->beta1, (double)t);
     double bc2 = 1.0 - pow((double)hp->beta2, (double)t);
@@ -101,12 +101,18 @@ double tlm_grad_norm(const float *g, size_t n, tlm_pool *pool)
     return sqrt(s);
 }
 
+float tlm_clip_coef(double norm, float max_norm)
+{
+    if (max_norm <= 0.0f)
+        return 1.0f;
+    float coef = (float)((double)max_norm / (norm + 1e-6));
+    return coef < 1.0f ? coef : 1.0f;
+}
+
 double tlm_clip_grad(float *g, size_t n, float max_norm, tlm_pool *pool)
 {
     double norm = tlm_grad_norm(g, n, pool);
-    if (max_norm <= 0.0f)
-        return norm;
-    float coef = (float)((double)max_norm / (norm + 1e-6));
+    float coef = tlm_clip_coef(norm, max_norm);
     if (coef < 1.0f) {
         norm_job j = {g, n, (n + NORM_CHUNKS - 1) / NORM_CHUNKS, NULL, coef};
         tlm_pool_run(pool, (int)((n + j.chunk - 1) / j.chunk), scale_task, &j);

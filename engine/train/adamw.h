@@ -11,9 +11,15 @@ typedef struct tlm_adamw_hp {
     float lr, beta1, beta2, eps, weight_decay;
 } tlm_adamw_hp;
 
-/* One AdamW update of n parameters; t is the 1-based step number. */
+/* One AdamW update of n parameters with gradient g * grad_scale (the clipping
+ * coefficient, 1 for none: the same bits as scaling g first); t is the
+ * 1-based step number. */
 void tlm_adamw_update(float *p, const float *g, float *m, float *v, size_t n, int64_t t,
-                      const tlm_adamw_hp *hp, tlm_pool *pool);
+                      const tlm_adamw_hp *hp, float grad_scale, tlm_pool *pool);
+
+/* The clipping coefficient of tlm_clip_grad for a gradient of this norm:
+ * max_norm / (norm + 1e-6) when that is below 1, else 1. */
+float tlm_clip_coef(double norm, float max_norm);
 
 /* OneCycleLR (anneal cos, pct_start = warmup, div_factor 25, final_div_factor
  * 1e4) learning rate at 0-based step for a run of `total` steps. */

@@ -148,12 +148,14 @@ int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
                         "check the data", isnan(loss) ? "NaN" : "infinite",
                         (long long)tr->step + 1, (double)tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps));
     double t_opt = tlm_now();
-    double gnorm = tlm_clip_grad(m->g.mem, m->g.count, c->clip, tr->pool);
+    /* clipping is folded into AdamW: the gradient stays as computed */
+    double gnorm = tlm_grad_norm(m->g.mem, m->g.count, tr->pool);
     if (!isfinite(gnorm))
         return tlm_errf(err, "gradient norm is not finite at step %lld", (long long)tr->step + 1);
     tlm_adamw_hp hp = {tlm_onecycle_lr(c->lr, c->warmup, tr->step, c->steps), c->beta1, c->beta2,
                        c->adam_eps, c->weight_decay};
-    tlm_adamw_update(m->p.mem, m->g.mem, tr->m, tr->v, m->p.count, tr->step + 1, &hp, tr->pool);
+    tlm_adamw_update(m->p.mem, m->g.mem, tr->m, tr->v, m->p.count, tr->step + 1, &hp,
+                     tlm_clip_coef(gnorm, c->clip), tr->pool);
     m->phase_s[TLM_PH_OPT] += tlm_now() - t_opt;
     tr->step++;
     tr->tokens += (double)c->batch * (double)c->ctx;
