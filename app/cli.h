@@ -61,5 +61,6 @@ int tlm_cmd_bench_infer(int argc, char **argv, int first);
 int tlm_cmd_export_packed(const tlm_cli *cli);
 int tlm_cmd_repl(int argc, char **argv);
 int tlm_cmd_ui(int argc, char **argv);
+int tlm_cmd_sparsity(int argc, char **argv);
 
 #endif

@@ -78,8 +78,10 @@ int tlm_cmd_eval(int argc, char **argv)
     double nll, smoothed;
     size_t windows;
     int rc = 0;
-    if (eval_setup(&e, &cli, cli.data, &err) ||
-        tlm_model_eval(e.m, e.ds, 0, e.x, e.y, &nll, &smoothed, &windows, &err)) {
+    int ok = eval_setup(&e, &cli, cli.data, &err) == 0;
+    if (ok) /* the paper's notebook reports the loss with label smoothing 0.1 */
+        e.m->cfg.label_smoothing = 0.1f;
+    if (!ok || tlm_model_eval(e.m, e.ds, 0, e.x, e.y, &nll, &smoothed, &windows, &err)) {
         rc = tlm_cli_fail(&err);
     } else if (!isfinite(nll)) {
         tlm_errf(&err, "model %s: the validation loss is not finite (broken weights?)", cli.model);
@@ -92,6 +94,10 @@ int tlm_cmd_eval(int argc, char **argv)
         printf("perplexity: %.4f\n", exp(nll));
         /* the loss of the best context-free model of the same tokens */
         printf("unigram_entropy: %.6f\n", tlm_unigram_entropy(e.ds, e.m->cfg.vocab));
+        /* what the paper's notebook prints as "Validation Loss / Perplexity": the
+         * label-smoothed (0.1) training objective and its exp, not a perplexity */
+        printf("notebook_smoothed_loss: %.6f (label smoothing 0.1; not a perplexity: exp = %.4f)\n",
+               smoothed, exp(smoothed));
     }
     eval_free(&e);
     return rc;

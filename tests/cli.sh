@@ -155,6 +155,18 @@ ok $? "--resume at the last step saves again and exits 0"
 
 ck=$d1/last.tlmc
 
+# ---- sparsity ----
+run sparsity --model "$d0/last.tlmc" --out "$dir/sparsity.csv"
+ok $(( rc != 0 )) "sparsity exits 0"
+[ "$(wc -l <"$dir/sparsity.csv")" -eq 16 ] && head -1 "$dir/sparsity.csv" | grep -q '^linear,precision,rows,cols,g,minus,zero,plus,sparsity$'
+ok $? "sparsity CSV: header, emb and the 14 linears of nano"
+# an untrained N(0, s) weight is zero when |w| < g/2 = s sqrt(2/pi)/2: 2 Phi(0.399) - 1 = 0.310
+awk -F, 'NR > 1 { if ($9 < 0.28 || $9 > 0.34 || $6 + $7 + $8 != $3 * $4) bad = 1 } END { exit bad }' "$dir/sparsity.csv"
+ok $? "sparsity of the initial weights is the Gaussian's 31% and the codes add up"
+printf '%s\n' "$out" | grep -q '^middle L1-L1: .* zeros; boundary layers: '
+ok $? "sparsity prints the middle-versus-boundary comparison"
+expect_fail "sparsity: missing model" 'nonexistent' t sparsity --model /nonexistent.tlmc
+
 # ---- eval ----
 run eval --model "$ck"
 vl=$(field val_loss); ppl=$(field perplexity); ue=$(field unigram_entropy)
@@ -165,6 +177,9 @@ near "$(awk -v v="$vl" 'BEGIN { printf "%.9g", exp(v) }')" "$ppl" 1e-5
 ok $? "perplexity = exp(val_loss)"
 awk -v u="$ue" 'BEGIN { exit !(u > 4 && u < 8.32) }'
 ok $? "unigram entropy of the validation tokens is in (4, ln 4096)"
+sm=$(printf '%s\n' "$out" | sed -n 's/^notebook_smoothed_loss: \([0-9.]*\) .*/\1/p')
+awk -v s="$sm" -v v="$vl" 'BEGIN { exit !(s > v && s >= 0.9 * v + 0.1 * log(4096) - 1e-6) }'
+ok $? "the notebook's label-smoothed loss ($sm) is above val_loss and >= 0.9 val_loss + 0.1 ln V (Jensen)"
 
 head -c 20000 "$TLM_SRCDIR/datasets/data/tinystories/TinyStories-valid.head.hf-export.txt" \
     >"$dir/valid-small.txt"

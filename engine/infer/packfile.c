@@ -366,7 +366,7 @@ static int check_record(const bind_ctx *b, const tlm_config *cfg, const tlm_tens
                         uint64_t *cur, const uint8_t *r)
 {
     uint32_t fmt = get_u32(r + 4), rows = get_u32(r + 8), cols = get_u32(r + 12);
-    uint64_t off = get_u64(r + 16), bytes = get_u64(r + 24), want, end;
+    uint64_t off = get_u64(r + 16), bytes = get_u64(r + 24), want = 0, end = 0;
     float scale;
     memcpy(&scale, r + 32, 4);
     if (get_u32(r) != (uint32_t)i || get_u64(r + 40) != 0)
