@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "../io/fileio.h"
 #include "../model/quant.h"
 #include "infer_impl.h"
 
@@ -618,57 +619,18 @@ int tlm_pack_unpack(const tlm_infer *inf, float **params, tlm_err *err)
 
 /* ---- files ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc && (errno == EINVAL || errno == EROFS))
-        rc = 0;
-    close(fd);
-    return rc;
-}
-
 int tlm_infer_save(const tlm_infer *inf, const char *path, tlm_err *err)
 {
-    static atomic_uint counter;
-    size_t n = strlen(path) + 48;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return tlm_errf(err, "packed model %s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666), rc = -1;
-    if (fd < 0) {
-        tlm_errf(err, "packed model %s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
+    char *tmp;
+    int fd = tlm_file_open_temp(path, "packed model", &tmp, err), rc = -1;
+    if (fd < 0)
         return -1;
-    }
-    if (write_all(fd, inf->image, inf->image_size) || fsync(fd)) {
+    if (tlm_file_write_all(fd, inf->image, inf->image_size) || fsync(fd)) {
         tlm_errf(err, "packed model %s: writing %s failed: %s", path, tmp, strerror(errno));
         close(fd);
     } else if (close(fd) || rename(tmp, path)) {
         tlm_errf(err, "packed model %s: rename of %s failed: %s", path, tmp, strerror(errno));
-    } else if (fsync_dir(path)) {
+    } else if (tlm_file_fsync_dir(path)) {
         tlm_errf(err, "packed model %s: fsync of the folder failed: %s", path, strerror(errno));
     } else {
         rc = 0;

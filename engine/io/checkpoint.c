@@ -22,10 +22,10 @@
  * History rows are 40 bytes: i64 step, f64 tokens, f32 lr, train_loss,
  * val_loss, grad_norm, tok_s, u32 zero. */
 #include "checkpoint.h"
+#include "fileio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,45 +194,6 @@ static int w_pad_to(ck_writer *w, uint64_t off)
 
 /* ---- temp file, rename, folder fsync ---- */
 
-static int open_temp(const char *path, char **tmp, tlm_err *err)
-{
-    static atomic_uint counter;
-    size_t n = strlen(path) + 48;
-    char *name = malloc(n);
-    if (!name)
-        return tlm_errf(err, "checkpoint %s: out of memory", path);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(name, n, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            *tmp = name;
-            return fd;
-        }
-        if (errno != EEXIST)
-            break;
-    }
-    tlm_errf(err, "checkpoint %s: cannot create temp file %s: %s", path, name, strerror(errno));
-    free(name);
-    return -1;
-}
-
-static int fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc && (errno == EINVAL || errno == EROFS))
-        rc = 0;
-    close(fd);
-    return rc;
-}
-
 /* ---- save ---- */
 
 static int check_input(const char *path, const tlm_ckpt *c, tlm_err *err)
@@ -345,7 +306,7 @@ int tlm_ckpt_save(const char *path, const tlm_ckpt *c, tlm_err *err)
         tlm_errf(err, "checkpoint %s: out of memory", path);
         goto cleanup;
     }
-    if ((w.fd = open_temp(path, &tmp, err)) < 0)
+    if ((w.fd = tlm_file_open_temp(path, "checkpoint", &tmp, err)) < 0)
         goto cleanup;
     if (write_body(&w, c, h, &L) || fsync(w.fd)) {
         tlm_errf(err, "checkpoint %s: writing %s failed: %s", path, tmp, strerror(errno));
@@ -360,7 +321,7 @@ int tlm_ckpt_save(const char *path, const tlm_ckpt *c, tlm_err *err)
     }
     free(tmp);
     tmp = NULL;
-    if (fsync_dir(path)) {
+    if (tlm_file_fsync_dir(path)) {
         tlm_errf(err, "checkpoint %s: fsync of the folder failed: %s", path, strerror(errno));
         goto cleanup;
     }

@@ -7,11 +7,11 @@
  * product of sizes is overflow-checked, the data area must be covered exactly
  * once (no overlaps, no holes, nothing after the last tensor). */
 #include "safetensors.h"
+#include "fileio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +28,6 @@ _Static_assert(sizeof(float) == 4, "F32 must be 4 bytes");
 #define ST_IO_CHUNK ((size_t)4 << 20)
 
 /* ---- small I/O helpers ---- */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *q = p;
-    while (n) {
-        size_t k = n < ST_IO_CHUNK ? n : ST_IO_CHUNK;
-        ssize_t w = write(fd, q, k);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        q += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Read exactly n bytes at off; -1 with errno (0 for end of file) otherwise. */
 static int pread_all(int fd, void *p, size_t n, uint64_t off)
@@ -69,47 +50,6 @@ static int pread_all(int fd, void *p, size_t n, uint64_t off)
         off += (uint64_t)r;
     }
     return 0;
-}
-
-/* Open a fresh temp file next to path; *tmp receives its malloc'ed name. */
-static int open_temp(const char *path, char **tmp, tlm_err *err)
-{
-    static atomic_uint counter;
-    size_t n = strlen(path) + 48;
-    char *name = malloc(n);
-    if (!name)
-        return tlm_errf(err, "safetensors %s: out of memory", path);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(name, n, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            *tmp = name;
-            return fd;
-        }
-        if (errno != EEXIST)
-            break;
-    }
-    tlm_errf(err, "safetensors %s: cannot create temp file %s: %s", path, name, strerror(errno));
-    free(name);
-    return -1;
-}
-
-/* fsync the folder holding path, so the rename is durable. */
-static int fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc && (errno == EINVAL || errno == EROFS))
-        rc = 0; /* folders that cannot be synced */
-    close(fd);
-    return rc;
 }
 
 /* ---- save ---- */
@@ -229,12 +169,12 @@ int tlm_safetensors_save(const char *path, const tlm_config *cfg, const float *p
                  "config string that is not UTF-8)", path);
         goto cleanup;
     }
-    if ((fd = open_temp(path, &tmp, err)) < 0)
+    if ((fd = tlm_file_open_temp(path, "safetensors", &tmp, err)) < 0)
         goto cleanup;
     unsigned char le[8];
     for (int i = 0; i < 8; i++)
         le[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    if (write_all(fd, le, 8) || write_all(fd, hdr, hlen) || write_all(fd, params, bytes) ||
+    if (tlm_file_write_all(fd, le, 8) || tlm_file_write_all(fd, hdr, hlen) || tlm_file_write_all(fd, params, bytes) ||
         fsync(fd)) {
         tlm_errf(err, "safetensors %s: write to %s failed: %s", path, tmp, strerror(errno));
         goto cleanup;
@@ -248,7 +188,7 @@ int tlm_safetensors_save(const char *path, const tlm_config *cfg, const float *p
     }
     free(tmp);
     tmp = NULL;
-    if (fsync_dir(path)) {
+    if (tlm_file_fsync_dir(path)) {
         tlm_errf(err, "safetensors %s: fsync of the folder failed: %s", path, strerror(errno));
         goto cleanup;
     }
