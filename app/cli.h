@@ -62,5 +62,6 @@ int tlm_cmd_export_packed(const tlm_cli *cli);
 int tlm_cmd_repl(int argc, char **argv);
 int tlm_cmd_ui(int argc, char **argv);
 int tlm_cmd_sparsity(int argc, char **argv);
+int tlm_cmd_memory(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct {
     {"score", tlm_cmd_score, "mean next-token NLL of one sequence"},
     {"export", tlm_cmd_export, "write a model's weights as safetensors"},
     {"sparsity", tlm_cmd_sparsity, "share of zeros of every linear's ternary codes, per layer"},
+    {"memory", tlm_cmd_memory, "weights by precision and measured peak RSS, ternary vs fp32"},
     {"tokenize", tlm_cmd_tokenize, "show how text is split into tokens"},
     {"bench", tlm_cmd_bench, "measure kernels and training speed ('bench infer': inference)"},
     {"generate", tlm_cmd_generate, "generate text from a model (packed, checkpoint or safetensors)"},

@@ -167,6 +167,18 @@ printf '%s\n' "$out" | grep -q '^middle L1-L1: .* zeros; boundary layers: '
 ok $? "sparsity prints the middle-versus-boundary comparison"
 expect_fail "sparsity: missing model" 'nonexistent' t sparsity --model /nonexistent.tlmc
 
+# ---- memory ----
+run memory --preset tiny
+ok $(( rc != 0 )) "memory exits 0"
+inf=$(printf '%s\n' "$out" | awk '/^  inference model/ { print $3, $5 }')
+awk -v a="${inf% *}" -v b="${inf#* }" 'BEGIN { exit !(a > 0 && b / a > 2.5) }'
+ok $? "memory: the packed tiny model is over 2.5x smaller than fp32 ($inf MB)"
+rss=$(printf '%s\n' "$out" | awk '/^  (training, one step|inference, 16)/ { print $(NF-3), $(NF-1) }' | tr '\n' ' ')
+set -- $rss
+awk -v t="$1" -v f="$2" -v i="$3" -v j="$4" 'BEGIN { exit !(t > 100 && f > 100 && i > 0 && i < j) }'
+ok $? "memory: measured peak RSS of training and of decoding, packed below fp32 ($rss)"
+expect_fail "memory: unknown preset" 'huge' t memory --preset huge
+
 # ---- eval ----
 run eval --model "$ck"
 vl=$(field val_loss); ppl=$(field perplexity); ue=$(field unigram_entropy)
