@@ -100,7 +100,7 @@ static void test_linear(void)
 
 /* ---- RoPE + attention ---- */
 static float q[MAXN], k[MAXN], v[MAXN], dq[MAXN], dk[MAXN], dv[MAXN];
-static float qr[MAXN], kr[MAXN], rc[1024], rs[1024], scratch[64 * 64];
+static float qr[MAXN], kr[MAXN], rc[4096], rs[4096], scratch[2 * 80 * 80];
 static int B_, T_, NH_, HD_;
 
 static double attn_loss(void)
@@ -127,6 +127,45 @@ static void test_attention(void)
     ok(fd_check(attn_loss, q, dq, n, 40, 1e-2f) < 2e-2, "attention+rope dq");
     ok(fd_check(attn_loss, k, dk, n, 40, 1e-2f) < 2e-2, "attention+rope dk");
     ok(fd_check(attn_loss, v, dv, n, 40, 1e-2f) < 2e-2, "attention dv");
+    /* T = 70: the causal products run in blocks of 32 rows (70 = 32 + 32 + 6) */
+    int saveT = T_;
+    B_ = 1, T_ = 70, NH_ = 2, HD_ = 8;
+    size_t n70 = (size_t)(T_ * NH_ * HD_);
+    tlm_rope_tables(rc, rs, 80, HD_);
+    randn(q, n70, 1), randn(k, n70, 1), randn(v, n70, 1), randn(r, n70, 1);
+    attn_loss();
+    double worst = 0; /* against a direct evaluation of softmax(q k^T / sqrt(hd)) v */
+    for (int h = 0; h < NH_; h++)
+        for (int t = 0; t < T_; t++) {
+            double pw[80], mx = -1e30, sum = 0;
+            for (int u = 0; u <= t; u++) {
+                double d = 0;
+                for (int i = 0; i < HD_; i++)
+                    d += (double)qr[(t * NH_ + h) * HD_ + i] * kr[(u * NH_ + h) * HD_ + i];
+                pw[u] = d / sqrt((double)HD_);
+                mx = pw[u] > mx ? pw[u] : mx;
+            }
+            for (int u = 0; u <= t; u++)
+                sum += (pw[u] = exp(pw[u] - mx));
+            for (int i = 0; i < HD_; i++) {
+                double o = 0;
+                for (int u = 0; u <= t; u++)
+                    o += pw[u] / sum * v[(u * NH_ + h) * HD_ + i];
+                double e = fabs(o - out[(t * NH_ + h) * HD_ + i]);
+                worst = e > worst ? e : worst;
+            }
+        }
+    ok(worst < 1e-5, "blocked causal attention at T=70 equals the direct formula (max err %.2e)", worst);
+    tlm_attention_backward(dq, dk, dv, r, qr, kr, v, B_, T_, NH_, HD_, scratch, NULL);
+    tlm_rope_backward(dq, rc, rs, B_, T_, NH_, HD_);
+    tlm_rope_backward(dk, rc, rs, B_, T_, NH_, HD_);
+    ok(fd_check(attn_loss, q, dq, n70, 40, 1e-2f) < 2e-2 && fd_check(attn_loss, k, dk, n70, 40, 1e-2f) < 2e-2 &&
+           fd_check(attn_loss, v, dv, n70, 40, 1e-2f) < 2e-2,
+       "blocked causal attention at T=70: dq, dk, dv match finite differences");
+    B_ = 2, T_ = saveT, NH_ = 2, HD_ = 8;
+    tlm_rope_tables(rc, rs, 16, HD_);
+    randn(q, n, 1), randn(k, n, 1), randn(v, n, 1), randn(r, n, 1);
+
     /* causality: changing the last token's k/v leaves earlier outputs alone */
     attn_loss();
     float first = out[0];

@@ -163,11 +163,47 @@ static void causal_softmax_row(float *p, int t, int T)
 }
 
 /* P = softmax(Q K^T / sqrt(hd)) with the causal mask, for (b, h) at base. */
+/* The causal T x T products skip what the mask discards, a block of rows (or
+ * columns) at a time: row block [r0, r1) only meets columns [0, r1). */
+#define ATT_BLOCK 32
+
+/* S[t][s] = alpha * A_t . B_s for s < the end of t's row block (the rest of
+ * the row is left as it was: callers read s <= t only). */
+static void causal_nt(int T, int hd, float alpha, const float *A, const float *Bm, int ld,
+                      float *S)
+{
+    for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int n = T - r0 < ATT_BLOCK ? T - r0 : ATT_BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, r0 + n, hd, alpha,
+                    A + (size_t)r0 * (size_t)ld, ld, Bm, ld, 0.0f, S + (size_t)r0 * (size_t)T, T);
+    }
+}
+
+/* Out = P X for lower-triangular P (zeros above the diagonal). */
+static void causal_nn(int T, int hd, const float *P, const float *X, int ld, float *Out)
+{
+    for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+        int n = T - r0 < ATT_BLOCK ? T - r0 : ATT_BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, r0 + n, 1.0f,
+                    P + (size_t)r0 * (size_t)T, T, X, ld, 0.0f, Out + (size_t)r0 * (size_t)ld, ld);
+    }
+}
+
+/* Out = P^T X for lower-triangular P: rows [c0, c1) of Out take t >= c0. */
+static void causal_tn(int T, int hd, const float *P, const float *X, int ld, float *Out)
+{
+    for (int c0 = 0; c0 < T; c0 += ATT_BLOCK) {
+        int n = T - c0 < ATT_BLOCK ? T - c0 : ATT_BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, T - c0, 1.0f,
+                    P + (size_t)c0 * (size_t)T + (size_t)c0, T, X + (size_t)c0 * (size_t)ld, ld,
+                    0.0f, Out + (size_t)c0 * (size_t)ld, ld);
+    }
+}
+
 static void attn_probs(const attn_job *j, size_t base, float *P)
 {
     int T = j->T, C = j->nh * j->hd, hd = j->hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd),
-                j->q + base, C, j->k + base, C, 0.0f, P, T);
+    causal_nt(T, hd, 1.0f / sqrtf((float)hd), j->q + base, j->k + base, C, P);
     for (int t = 0; t < T; t++)
         causal_softmax_row(P + (size_t)t * (size_t)T, t, T);
 }
@@ -179,8 +215,7 @@ static void attn_fwd_task(void *ctx, int task, int thread)
     size_t base = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hd;
     float *P = j->scratch + (size_t)thread * (size_t)T * (size_t)T;
     attn_probs(j, base, P);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, j->v + base, C,
-                0.0f, j->out + base, C);
+    causal_nn(T, hd, P, j->v + base, C, j->out + base);
 }
 
 void tlm_attention_forward(float *out, const float *q, const float *k, const float *v, int B,
@@ -201,10 +236,8 @@ static void attn_bwd_task(void *ctx, int task, int thread)
     float *dS = P + (size_t)T * (size_t)T;
     attn_probs(j, base, P);
     /* dP = dY V^T; dV = P^T dY */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, j->dout + base, C,
-                j->v + base, C, 0.0f, dS, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, j->dout + base, C,
-                0.0f, j->dv + base, C);
+    causal_nt(T, hd, 1.0f, j->dout + base, j->v + base, C, dS);
+    causal_tn(T, hd, P, j->dout + base, C, j->dv + base);
     /* dS = P * (dP - rowsum(P * dP)) * scale */
     for (int t = 0; t < T; t++) {
         const float *pt = P + (size_t)t * (size_t)T;
@@ -217,10 +250,8 @@ static void attn_bwd_task(void *ctx, int task, int thread)
             st[s] = 0.0f;
     }
     /* dQ = dS K; dK = dS^T Q */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dS, T, j->k + base, C,
-                0.0f, j->dq + base, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dS, T, j->q + base, C,
-                0.0f, j->dk + base, C);
+    causal_nn(T, hd, dS, j->k + base, C, j->dq + base);
+    causal_tn(T, hd, dS, j->q + base, C, j->dk + base);
 }
 
 void tlm_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
