@@ -1,10 +1,13 @@
 /* tap.h - a tiny TAP producer for the test programs (automake tap-driver). */
 #ifndef TLM_TAP_H
 #define TLM_TAP_H
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static int tap_n, tap_failed;
 
@@ -52,6 +55,27 @@ static inline const char *tap_getenv_or(const char *k, const char *dflt)
 {
     const char *v = getenv(k);
     return v && *v ? v : dflt;
+}
+
+/* A fresh folder $TLM_BUILDDIR/tests/tmp/PREFIX.XXXXXX (or /tmp/PREFIX.XXXXXX)
+ * for one test program's files, into dir; bails out of the test on failure. */
+static inline void tap_make_tmpdir(char *dir, size_t n, const char *prefix)
+{
+    const char *b = getenv("TLM_BUILDDIR");
+    char base[3000];
+    if (b && *b) {
+        snprintf(base, sizeof base, "%s/tests", b);
+        mkdir(base, 0777);
+        snprintf(base, sizeof base, "%s/tests/tmp", b);
+        mkdir(base, 0777);
+    } else {
+        snprintf(base, sizeof base, "/tmp");
+    }
+    snprintf(dir, n, "%s/%s.XXXXXX", base, prefix);
+    if (!mkdtemp(dir)) {
+        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
+        exit(1);
+    }
 }
 
 #endif

@@ -21,21 +21,7 @@ static char dir[4096];
 
 static void make_tmpdir(void)
 {
-    const char *b = getenv("TLM_BUILDDIR");
-    char base[3000];
-    if (b && *b) {
-        snprintf(base, sizeof base, "%s/tests", b);
-        mkdir(base, 0777);
-        snprintf(base, sizeof base, "%s/tests/tmp", b);
-        mkdir(base, 0777);
-    } else {
-        snprintf(base, sizeof base, "/tmp");
-    }
-    snprintf(dir, sizeof dir, "%s/infer.XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        exit(1);
-    }
+    tap_make_tmpdir(dir, sizeof dir, "infer");
 }
 
 static char *tpath(char *buf, const char *name)

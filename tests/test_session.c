@@ -27,17 +27,7 @@ static char dir[4096];
 
 static void make_tmpdir(void)
 {
-    const char *b = getenv("TLM_BUILDDIR");
-    char base[3000];
-    snprintf(base, sizeof base, "%s/tests", b && *b ? b : "/tmp");
-    mkdir(base, 0777);
-    snprintf(base + strlen(base), sizeof base - strlen(base), "/tmp");
-    mkdir(base, 0777);
-    snprintf(dir, sizeof dir, "%s/session.XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
-        exit(1);
-    }
+    tap_make_tmpdir(dir, sizeof dir, "session");
 }
 
 static void remove_tree(const char *path)
