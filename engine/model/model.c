@@ -382,8 +382,7 @@ static void head_logits(tlm_model *m, size_t N)
                                                c->dim, c->vocab, m->pool));
 }
 
-void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
-                       double *nll)
+const float *tlm_model_forward_hidden(tlm_model *m, const int32_t *x, int B, int T)
 {
     const tlm_config *c = &m->cfg;
     size_t N = (size_t)B * (size_t)T;
@@ -397,6 +396,15 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
     }
     TIMED(m, TLM_PH_ELEM,
           tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool));
+    memcpy(m->tokens, x, N * sizeof(int32_t)); /* for the embedding backward */
+    return m->lnf;
+}
+
+void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, int T, double *loss,
+                       double *nll)
+{
+    size_t N = (size_t)B * (size_t)T;
+    tlm_model_forward_hidden(m, x, B, T);
     if (y && m->defer_loss) {
         memcpy(m->targets, y, N * sizeof(int32_t)); /* loss comes with the backward */
         m->loss = m->nll = NAN;
@@ -410,7 +418,6 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
     } else {
         head_logits(m, N);
     }
-    memcpy(m->tokens, x, N * sizeof(int32_t)); /* for the embedding backward */
 }
 
 /* dx (+)= dy W~, dW += dy^T x for linear (l, j). */
@@ -458,20 +465,37 @@ static void block_backward(tlm_model *m, int l, int B, int T)
                                                m->p.blk[l].norm1, a->rstd1, N, c->dim));
 }
 
-void tlm_model_backward(tlm_model *m)
+/* Backward from d(lnf) [B*T, d] of the last forward through the final norm,
+ * the blocks and the embedding; gradients are added to m->g. dlnf may be
+ * m->dtmp[0] (it is read before that buffer is reused). */
+static void backward_from_lnf(tlm_model *m, const float *dlnf)
 {
     const tlm_config *c = &m->cfg;
     int B = m->B, T = m->T;
     size_t N = (size_t)B * (size_t)T;
     double te = tlm_now();
-    memset(m->g.mem, 0, m->g.count * sizeof(float));
-    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
-    m->loss = head_loss(m, N, 1, &m->nll);
-    te = tlm_now();
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
-    tlm_rmsnorm_backward(m->dres, m->g.norm, m->dtmp[0], m->res_out, m->p.norm, m->rstdf, N, c->dim);
+    tlm_rmsnorm_backward(m->dres, m->g.norm, dlnf, m->res_out, m->p.norm, m->rstdf, N, c->dim);
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
     for (int l = c->n_layers - 1; l >= 0; l--)
         block_backward(m, l, B, T);
     TIMED(m, TLM_PH_ELEM, tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim));
+}
+
+void tlm_model_backward(tlm_model *m)
+{
+    size_t N = (size_t)m->B * (size_t)m->T;
+    double te = tlm_now();
+    memset(m->g.mem, 0, m->g.count * sizeof(float));
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+    m->loss = head_loss(m, N, 1, &m->nll);
+    backward_from_lnf(m, m->dtmp[0]);
+}
+
+void tlm_model_backward_hidden(tlm_model *m, const float *dlnf)
+{
+    double te = tlm_now();
+    memset(m->g.mem, 0, m->g.count * sizeof(float));
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+    backward_from_lnf(m, dlnf);
 }

@@ -88,4 +88,13 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
  * m->loss and m->nll are (re)computed on the way. */
 void tlm_model_backward(tlm_model *m);
 
+/* Forward over tokens x [B*T] up to the final RMSNorm; returns its output
+ * [B*T, dim] (m->lnf, valid until the next forward). The head is not run.
+ * For task heads (classification) built on the model. */
+const float *tlm_model_forward_hidden(tlm_model *m, const int32_t *x, int B, int T);
+
+/* Backward of the last forward given d(loss)/d(final hidden state) dlnf
+ * [B*T, dim]: zeroes m->g and fills it (the head's gradients stay zero). */
+void tlm_model_backward_hidden(tlm_model *m, const float *dlnf);
+
 #endif
