@@ -5,6 +5,7 @@
 #include <string.h>
 #include "../core/timer.h"
 #include "layers.h"
+#include "qgemm.h"
 #include "quant.h"
 
 /* Run stmt and charge its wall time to phase ph of model m. */
@@ -99,6 +100,30 @@ static void carve_acts(tlm_model *m)
     m->rope_sin = carve(&cur, (size_t)c->max_ctx * d);
 }
 
+/* Buffers of the integer forward (none when it is not used). */
+static int alloc_int_forward(tlm_model *m, tlm_err *err)
+{
+    tlm_qg_impl impl;
+    if (tlm_qg_select(&impl, err))
+        return -1;
+    m->qg_impl = (int)impl;
+    if (impl == TLM_QG_FLOAT)
+        return 0;
+    const tlm_config *c = &m->cfg;
+    int w = c->hidden > c->dim ? c->hidden : c->dim;
+    size_t N = (size_t)m->cap_B * (size_t)m->cap_T;
+    m->qx = tlm_calloc_aligned(N * (size_t)tlm_qg_kpad(w), 1, err);
+    m->qxinv = tlm_calloc_aligned(N, sizeof(float), err);
+    m->qxsum = tlm_calloc_aligned(N, sizeof(int32_t), err);
+    m->qpanels = tlm_calloc_aligned(tlm_qg_panel_bytes(c->hidden, c->dim) >
+                                            tlm_qg_panel_bytes(c->dim, c->hidden)
+                                        ? tlm_qg_panel_bytes(c->hidden, c->dim)
+                                        : tlm_qg_panel_bytes(c->dim, c->hidden),
+                                    1, err);
+    m->qwmul = tlm_calloc_aligned((size_t)w, sizeof(float), err);
+    return m->qx && m->qxinv && m->qxsum && m->qpanels && m->qwmul ? 0 : -1;
+}
+
 int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_pool *pool,
                      tlm_err *err)
 {
@@ -125,7 +150,8 @@ int tlm_model_create(tlm_model **out, const tlm_config *cfg, int B, int T, tlm_p
                                     sizeof(float), err);
     m->targets = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
     m->tokens = tlm_calloc((size_t)B * (size_t)T, sizeof(int32_t), err);
-    if (!m->wq_mem || !m->row_scratch || !m->act_mem || !m->targets || !m->tokens)
+    if (!m->wq_mem || !m->row_scratch || !m->act_mem || !m->targets || !m->tokens ||
+        alloc_int_forward(m, err))
         goto fail;
     carve_acts(m);
     tlm_rope_tables(m->rope_cos, m->rope_sin, cfg->max_ctx, cfg->dim / cfg->n_heads);
@@ -148,6 +174,11 @@ void tlm_model_free(tlm_model *m)
     free(m->targets);
     free(m->tokens);
     free(m->logits);
+    free(m->qx);
+    free(m->qxinv);
+    free(m->qxsum);
+    free(m->qpanels);
+    free(m->qwmul);
     free(m);
 }
 
@@ -263,12 +294,77 @@ static const float *eff_weight(tlm_model *m, int idx)
     return m->wq_mem;
 }
 
+typedef struct qacts_job {
+    tlm_model *m;
+    const float *x;
+    int cols;
+} qacts_job;
+
+static void qacts_rows(void *ctx, size_t lo, size_t hi)
+{
+    const qacts_job *j = ctx;
+    size_t kp = (size_t)tlm_qg_kpad(j->cols);
+    tlm_qg_quant_acts(j->m->qx + lo * kp, j->m->qxinv + lo, j->m->qxsum + lo,
+                      j->x + lo * (size_t)j->cols, hi - lo, j->cols);
+}
+
+/* Activation codes of x [N, cols] into m->qx (integer forward). */
+static void quant_act_codes(tlm_model *m, const float *x, size_t N, int cols)
+{
+    double t0 = tlm_now();
+    qacts_job j = {m, x, cols};
+    tlm_pool_for(m->pool, N, qacts_rows, &j);
+    m->phase_s[TLM_PH_QUANT] += tlm_now() - t0;
+}
+
+typedef struct pack_job {
+    tlm_model *m;
+    const float *w;
+    int O, K, int8;
+    float g;
+} pack_job;
+
+static void pack_task(void *ctx, int task, int thread)
+{
+    const pack_job *j = ctx;
+    tlm_model *m = j->m;
+    int r0 = task * TLM_QG_NR, r1 = r0 + TLM_QG_NR < j->O ? r0 + TLM_QG_NR : j->O;
+    int8_t *codes = (int8_t *)(m->row_scratch + (size_t)thread * m->row_cap);
+    if (j->int8)
+        tlm_qg_pack_int8(m->qpanels, m->qwmul, j->w, j->O, j->K, r0, r1, codes);
+    else
+        tlm_qg_pack_ternary(m->qpanels, m->qwmul, j->w, j->O, j->K, j->g, r0, r1, codes);
+}
+
+/* y = codes(x) codes(W)^T scaled, for linear idx whose activation codes are
+ * in m->qx (integer forward of a ternary or int8 linear). */
+static void linear_fwd_int(tlm_model *m, int idx, float *y, size_t N)
+{
+    const tlm_config *c = &m->cfg;
+    int j = idx % TLM_LIN_PER_BLOCK, K = lin_in(c, j), O = lin_out(c, j);
+    int int8 = c->prec[idx] == TLM_PREC_INT8;
+    double t0 = tlm_now();
+    pack_job pj = {m, m->p.blk[idx / TLM_LIN_PER_BLOCK].lin[j], O, K, int8, m->lstats[idx].gamma};
+    tlm_pool_run(m->pool, (O + TLM_QG_NR - 1) / TLM_QG_NR, pack_task, &pj);
+    double t1 = tlm_now();
+    m->phase_s[TLM_PH_QUANT] += t1 - t0;
+    tlm_qgemm((tlm_qg_impl)m->qg_impl, y, (size_t)O, m->qx, m->qxinv, m->qxsum, N, m->qpanels,
+              m->qwmul, int8, O, K, m->pool);
+    m->phase_s[TLM_PH_MM_FWD] += tlm_now() - t1;
+    m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * K * O;
+}
+
 /* y = x W~^T for linear (l, j), quantizing x per token unless fp32. */
 static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, size_t N)
 {
     const tlm_config *c = &m->cfg;
     int idx = l * TLM_LIN_PER_BLOCK + j, n_in = lin_in(c, j), n_out = lin_out(c, j);
     const float *xin = x;
+    if (c->prec[idx] != TLM_PREC_FP32 && m->qg_impl != TLM_QG_FLOAT) {
+        quant_act_codes(m, x, N, n_in);
+        linear_fwd_int(m, idx, y, N);
+        return;
+    }
     if (c->prec[idx] != TLM_PREC_FP32) {
         TIMED(m, TLM_PH_QUANT, quant_acts(m, x, N, (size_t)n_in));
         xin = m->xq;
@@ -276,6 +372,33 @@ static void linear_fwd(tlm_model *m, int l, int j, float *y, const float *x, siz
     const float *wq = eff_weight(m, idx);
     TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(y, xin, wq, NULL, N, n_in, n_out, m->pool));
     m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * n_in * n_out;
+}
+
+/* Linears j0 .. j0+n-1 of block l on the same input x [N, dim] (q, k, v or
+ * gate, up): when all are quantized, x is quantized once for all of them. */
+static void shared_forward(tlm_model *m, int l, int j0, int n, float **outs, const float *x,
+                           size_t N)
+{
+    const tlm_config *c = &m->cfg;
+    int shared = 1, K = lin_in(c, j0);
+    for (int j = 0; j < n; j++)
+        shared &= c->prec[l * TLM_LIN_PER_BLOCK + j0 + j] != TLM_PREC_FP32;
+    if (!shared) {
+        for (int j = 0; j < n; j++)
+            linear_fwd(m, l, j0 + j, outs[j], x, N);
+    } else if (m->qg_impl != TLM_QG_FLOAT) {
+        quant_act_codes(m, x, N, K);
+        for (int j = 0; j < n; j++)
+            linear_fwd_int(m, l * TLM_LIN_PER_BLOCK + j0 + j, outs[j], N);
+    } else {
+        TIMED(m, TLM_PH_QUANT, quant_acts(m, x, N, (size_t)K));
+        for (int j = 0; j < n; j++) {
+            int O = lin_out(c, j0 + j);
+            const float *wq = eff_weight(m, l * TLM_LIN_PER_BLOCK + j0 + j);
+            TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(outs[j], m->xq, wq, NULL, N, K, O, m->pool));
+            m->phase_flop[TLM_PH_MM_FWD] += 2.0 * (double)N * K * O;
+        }
+    }
 }
 
 static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T)
@@ -288,22 +411,8 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
         memcpy(a->res, res, N * d * sizeof(float));
     TIMED(m, TLM_PH_ELEM,
           tlm_rmsnorm_forward(a->ln1, a->rstd1, a->res, m->p.blk[l].norm1, N, c->dim, m->pool));
-    if (c->prec[l * 7 + TLM_LIN_Q] != TLM_PREC_FP32 && c->prec[l * 7 + TLM_LIN_K] != TLM_PREC_FP32 &&
-        c->prec[l * 7 + TLM_LIN_V] != TLM_PREC_FP32) {
-        /* q, k, v share one quantized input */
-        TIMED(m, TLM_PH_QUANT, quant_acts(m, a->ln1, N, d));
-        float *outs[3] = {a->q, a->k, a->v};
-        for (int j = 0; j < 3; j++) {
-            const float *wq = eff_weight(m, l * 7 + TLM_LIN_Q + j);
-            TIMED(m, TLM_PH_MM_FWD, tlm_linear_forward(outs[j], m->xq, wq, NULL, N, c->dim, c->dim,
-                                                       m->pool));
-        }
-        m->phase_flop[TLM_PH_MM_FWD] += 6.0 * (double)N * c->dim * c->dim;
-    } else {
-        linear_fwd(m, l, TLM_LIN_Q, a->q, a->ln1, N);
-        linear_fwd(m, l, TLM_LIN_K, a->k, a->ln1, N);
-        linear_fwd(m, l, TLM_LIN_V, a->v, a->ln1, N);
-    }
+    float *qkv[3] = {a->q, a->k, a->v}, *gu[2] = {a->gate, a->up};
+    shared_forward(m, l, TLM_LIN_Q, 3, qkv, a->ln1, N);
     double ta = tlm_now();
     tlm_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
     tlm_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_heads, hd);
@@ -316,8 +425,7 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     tlm_add_inplace(a->mid, a->res, N * d, m->pool);
     tlm_rmsnorm_forward(a->ln2, a->rstd2, a->mid, m->p.blk[l].norm2, N, c->dim, m->pool);
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
-    linear_fwd(m, l, TLM_LIN_GATE, a->gate, a->ln2, N);
-    linear_fwd(m, l, TLM_LIN_UP, a->up, a->ln2, N);
+    shared_forward(m, l, TLM_LIN_GATE, 2, gu, a->ln2, N);
     TIMED(m, TLM_PH_ELEM, tlm_swiglu_forward(a->act, a->gate, a->up, N * h, m->pool));
     linear_fwd(m, l, TLM_LIN_DOWN, res_next, a->act, N);
     TIMED(m, TLM_PH_ELEM, tlm_add_inplace(res_next, a->mid, N * d, m->pool));

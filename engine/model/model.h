@@ -50,6 +50,12 @@ typedef struct tlm_model {
     float *head_buf;    /* logits of chunk_rows rows, for the loss and its gradient */
     size_t chunk_rows;
     float *xq;          /* scratch for quantized activations [N, max(d,h)] */
+    int qg_impl;        /* tlm_qg_impl of the integer forward (0: float products) */
+    int8_t *qx;         /* activation codes [N, kpad(max(d,h))] of the integer forward */
+    float *qxinv;       /* 1 / s per row */
+    int32_t *qxsum;     /* code sums per row */
+    uint8_t *qpanels;   /* packed weight codes of one linear */
+    float *qwmul;       /* per-output weight scale of that linear */
     float *dres, *dtmp[4], *dh[3], *att_scratch;
     double *ce_rows;    /* per-row losses, 2 * cap_B * cap_T */
     float *rope_cos, *rope_sin;

@@ -108,3 +108,49 @@ TLM_CLONES void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size
     for (size_t i = 0; i < rows; i++)
         quant_row_absmax(wq + i * cols, w + i * cols, cols);
 }
+
+TLM_CLONES void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const float *x,
+                                    size_t cols, size_t qcols)
+{
+    float m = 0.0f;
+    for (size_t j = 0; j < cols; j++) {
+        float a = fabsf(x[j]);
+        m = a > m ? a : m;
+    }
+    float s = 127.0f / (m > 1e-5f ? m : 1e-5f);
+    int32_t acc = 0;
+    for (size_t j = 0; j < cols; j++) {
+        int32_t v = (int32_t)clampf(round_even_small(x[j] * s), -128.0f, 127.0f);
+        q[j] = (int8_t)v;
+        acc += v;
+    }
+    for (size_t j = cols; j < qcols; j++)
+        q[j] = 0;
+    *inv_s = 1.0f / s;
+    *sum = acc;
+}
+
+TLM_CLONES void tlm_ternary_codes(int8_t *t, const float *w, size_t n, float g)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = w[i] / g;
+        t[i] = (int8_t)((x > 0.5f) - (x < -0.5f)); /* round half to even, clamped; NaN: 0 */
+    }
+}
+
+TLM_CLONES float tlm_int8_codes_row(int8_t *q, const float *w, size_t n)
+{
+    float m = 0.0f;
+    int nan = 0;
+    for (size_t j = 0; j < n; j++) {
+        float a = fabsf(w[j]);
+        m = a > m ? a : m;
+        nan |= w[j] != w[j];
+    }
+    float s = 127.0f / (m > 1e-5f ? m : 1e-5f);
+    for (size_t j = 0; j < n; j++) {
+        float r = clampf(round_even_small(w[j] * s), -128.0f, 127.0f);
+        q[j] = (int8_t)(r == r ? r : 0.0f);
+    }
+    return nan ? NAN : s;
+}

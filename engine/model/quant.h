@@ -23,6 +23,19 @@ void tlm_ternary_count(const float *w, size_t n, float g, uint64_t counts[3]);
  * wq = clamp(round(W * s), -128, 127) / s. */
 void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size_t cols);
 
+/* Codes of one activation row as tlm_quant_act_int8 quantizes it: q[0..cols)
+ * = clamp(round(x s), -128, 127) with s = 127 / max(max|x|, 1e-5), zeros up to
+ * qcols; *inv_s = 1 / s, *sum = sum of the codes. */
+void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const float *x, size_t cols,
+                         size_t qcols);
+
+/* Ternary codes clamp(round(w / g), -1, 1) of n weights (a NaN weight gives 0). */
+void tlm_ternary_codes(int8_t *t, const float *w, size_t n, float g);
+
+/* Int8 codes of one weight row as tlm_quant_int8_rows quantizes it; returns
+ * its scale s (NaN when the row holds a NaN, whose code is 0). */
+float tlm_int8_codes_row(int8_t *q, const float *w, size_t n);
+
 /* Mean |W| with the 1e-5 floor (the ternary scale g). */
 float tlm_ternary_scale(const float *w, size_t n);
 
