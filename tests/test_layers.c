@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "engine/core/rng.h"
+#include "engine/core/vmath.h"
 #include "engine/model/layers.h"
 #include "engine/model/quant.h"
 #include "tap.h"
@@ -64,7 +65,8 @@ static void test_rmsnorm(void)
     randn(x, n, 1), randn(w, (size_t)D_, 1), randn(r, n, 1);
     memset(dx, 0, sizeof dx), memset(dw, 0, sizeof dw);
     rms_loss();
-    tlm_rmsnorm_backward(dx, dw, r, x, w, rstd, (size_t)N_, D_);
+    float scratch[64]; /* >= D_ */
+    tlm_rmsnorm_backward(dx, dw, r, x, w, rstd, (size_t)N_, D_, NULL, scratch);
     ok(fd_check(rms_loss, x, dx, n, 30, 1e-2f) < 2e-2, "rmsnorm dx matches finite differences");
     ok(fd_check(rms_loss, w, dw, (size_t)D_, 16, 1e-2f) < 2e-2, "rmsnorm dw matches finite differences");
     /* forward value: x * rsqrt(mean(x^2) + 1e-6) * w */
@@ -284,6 +286,35 @@ static void test_quant(void)
        "int8 weights per output row");
 }
 
+/* Distance in units in the last place between two finite floats of one sign. */
+static long ulps(float a, float b)
+{
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    return labs((long)ia - (long)ib);
+}
+
+/* The vectorizable exponential against libm over its whole normal range. */
+static void test_expf(void)
+{
+    long worst = 0;
+    float at = 0.0f;
+    for (float e = -87.3f; e < 88.7f; e += 1e-3f + fabsf(e) * 1e-5f) {
+        long u = ulps(tlm_expf(e), expf(e));
+        if (u > worst) {
+            worst = u;
+            at = e;
+        }
+    }
+    ok(worst <= 2, "tlm_expf within 2 ulp of expf on [-87.3, 88.7] (worst %ld at %g)", worst, at);
+    ok(tlm_expf(-INFINITY) == 0.0f && tlm_expf(-100.0f) == 0.0f, "tlm_expf(-inf) = e^-100 = 0");
+    ok(isinf(tlm_expf(INFINITY)) && isinf(tlm_expf(100.0f)), "tlm_expf(+inf) = e^100 = inf");
+    ok(isnan(tlm_expf(NAN)) && tlm_expf(0.0f) == 1.0f, "tlm_expf(NaN) is NaN, e^0 = 1");
+    ok(fabsf(tlm_sigmoidf(0.0f) - 0.5f) < 1e-7f && tlm_sigmoidf(-200.0f) == 0.0f &&
+           tlm_sigmoidf(200.0f) == 1.0f, "sigmoid at 0, -200, 200");
+}
+
 int main(void)
 {
     tlm_rng_seed(&rng, 42);
@@ -293,5 +324,6 @@ int main(void)
     test_swiglu();
     test_ce();
     test_quant();
+    test_expf();
     return tap_done();
 }

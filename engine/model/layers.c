@@ -4,6 +4,29 @@
 #include <string.h>
 #include "../core/blas.h"
 #include "../core/gemm.h"
+#include "../core/vmath.h"
+
+/* Comparisons may be if-converted (vectorized): values are unchanged, only
+ * floating-point exception flags could differ, and nothing reads them. */
+#pragma GCC optimize("no-trapping-math")
+
+#define LANES 16 /* independent partial sums of the row reductions */
+
+/* Sum of squares of x[0..n) in LANES partial sums added in a fixed order. */
+static inline __attribute__((always_inline)) float sumsq_lanes(const float *x, int n)
+{
+    float acc[LANES] = {0};
+    int k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] += x[k + j] * x[k + j];
+    for (; k < n; k++)
+        acc[k % LANES] += x[k] * x[k];
+    float s = 0.0f;
+    for (int j = 0; j < LANES; j++)
+        s += acc[j];
+    return s;
+}
 
 void tlm_embed_forward(float *out, const int32_t *tok, const float *emb, size_t N, int d)
 {
@@ -27,16 +50,14 @@ typedef struct rms_job {
     int d;
 } rms_job;
 
-static void rms_rows(void *ctx, size_t lo, size_t hi)
+TLM_CLONES static void rms_rows(void *ctx, size_t lo, size_t hi)
 {
     const rms_job *j = ctx;
     int d = j->d;
     for (size_t i = lo; i < hi; i++) {
         const float *xi = j->x + i * (size_t)d;
         float *oi = j->out + i * (size_t)d;
-        float ss = 0.0f;
-        for (int k = 0; k < d; k++)
-            ss += xi[k] * xi[k];
+        float ss = sumsq_lanes(xi, d);
         float r = 1.0f / sqrtf(ss / (float)d + 1e-6f);
         j->rstd[i] = r;
         for (int k = 0; k < d; k++)
@@ -51,22 +72,61 @@ void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w
     tlm_pool_for(pool, N, rms_rows, &j);
 }
 
-void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
-                          const float *rstd, size_t N, int d)
+typedef struct rmsb_job {
+    float *dx, *dw_part; /* dw_part: one row of d per task */
+    const float *dout, *x, *w, *rstd;
+    size_t N, chunk;
+    int d;
+} rmsb_job;
+
+TLM_CLONES static void rmsb_task(void *ctx, int task, int thread)
 {
-    for (size_t i = 0; i < N; i++) {
-        const float *xi = x + i * (size_t)d, *gi = dout + i * (size_t)d;
-        float *dxi = dx + i * (size_t)d;
-        float r = rstd[i], dot = 0.0f;
-        for (int j = 0; j < d; j++) {
-            float xhat = xi[j] * r;
-            dw[j] += gi[j] * xhat;
-            dot += gi[j] * w[j] * xhat;
+    (void)thread;
+    const rmsb_job *j = ctx;
+    int d = j->d;
+    float *dw = j->dw_part + (size_t)task * (size_t)d;
+    memset(dw, 0, sizeof(float) * (size_t)d);
+    size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->N ? lo + j->chunk : j->N;
+    for (size_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * (size_t)d, *gi = j->dout + i * (size_t)d;
+        float *dxi = j->dx + i * (size_t)d;
+        float r = j->rstd[i], acc[LANES] = {0};
+        for (int k = 0; k < d; k++) {
+            float xhat = xi[k] * r;
+            dw[k] += gi[k] * xhat;
         }
+        int k = 0;
+        for (; k + LANES <= d; k += LANES)
+            for (int l = 0; l < LANES; l++)
+                acc[l] += gi[k + l] * j->w[k + l] * (xi[k + l] * r);
+        for (; k < d; k++)
+            acc[k % LANES] += gi[k] * j->w[k] * (xi[k] * r);
+        float dot = 0.0f;
+        for (int l = 0; l < LANES; l++)
+            dot += acc[l];
         dot /= (float)d;
-        for (int j = 0; j < d; j++)
-            dxi[j] += r * (gi[j] * w[j] - xi[j] * r * dot);
+        for (int k2 = 0; k2 < d; k2++)
+            dxi[k2] += r * (gi[k2] * j->w[k2] - xi[k2] * r * dot);
     }
+}
+
+void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                          const float *rstd, size_t N, int d, tlm_pool *pool, float *scratch)
+{
+    int tasks = pool ? tlm_pool_threads(pool) : 1;
+    tasks = tasks > TLM_RMSB_MAX_TASKS ? TLM_RMSB_MAX_TASKS : tasks;
+    size_t chunk = (N + (size_t)tasks - 1) / (size_t)tasks;
+    chunk = chunk ? chunk : 1;
+    tasks = (int)((N + chunk - 1) / chunk);
+    rmsb_job j = {dx, scratch, dout, x, w, rstd, N, chunk, d};
+    if (pool && tasks > 1)
+        tlm_pool_run(pool, tasks, rmsb_task, &j);
+    else
+        for (int t = 0; t < tasks; t++)
+            rmsb_task(&j, t, 0);
+    for (int t = 0; t < tasks; t++) /* partial dw added in task order */
+        for (int k = 0; k < d; k++)
+            dw[k] += scratch[(size_t)t * (size_t)d + (size_t)k];
 }
 
 void tlm_linear_forward(float *y, const float *x, const float *w, const float *bias, size_t N,
@@ -146,15 +206,15 @@ typedef struct attn_job {
 } attn_job;
 
 /* Softmax of row t over s <= t in place; zero for s > t. */
-static void causal_softmax_row(float *p, int t, int T)
+TLM_CLONES static void causal_softmax_row(float *p, int t, int T)
 {
     float mx = -INFINITY, sum = 0.0f;
     for (int s = 0; s <= t; s++)
         mx = p[s] > mx ? p[s] : mx;
-    for (int s = 0; s <= t; s++) {
-        p[s] = expf(p[s] - mx);
+    for (int s = 0; s <= t; s++)
+        p[s] = tlm_expf(p[s] - mx);
+    for (int s = 0; s <= t; s++)
         sum += p[s];
-    }
     float inv = 1.0f / sum;
     for (int s = 0; s <= t; s++)
         p[s] *= inv;
@@ -270,12 +330,12 @@ typedef struct swiglu_job {
     const float *gate, *up, *dout;
 } swiglu_job;
 
-static void swiglu_fwd_range(void *ctx, size_t lo, size_t hi)
+TLM_CLONES static void swiglu_fwd_range(void *ctx, size_t lo, size_t hi)
 {
     const swiglu_job *j = ctx;
     for (size_t i = lo; i < hi; i++) {
         float g = j->gate[i];
-        j->out[i] = g / (1.0f + expf(-g)) * j->up[i];
+        j->out[i] = g * tlm_sigmoidf(g) * j->up[i];
     }
 }
 
@@ -285,11 +345,11 @@ void tlm_swiglu_forward(float *out, const float *gate, const float *up, size_t n
     tlm_pool_for(pool, n, swiglu_fwd_range, &j);
 }
 
-static void swiglu_bwd_range(void *ctx, size_t lo, size_t hi)
+TLM_CLONES static void swiglu_bwd_range(void *ctx, size_t lo, size_t hi)
 {
     const swiglu_job *j = ctx;
     for (size_t i = lo; i < hi; i++) {
-        float g = j->gate[i], sig = 1.0f / (1.0f + expf(-g));
+        float g = j->gate[i], sig = tlm_sigmoidf(g);
         j->dup[i] = j->dout[i] * g * sig;
         j->dgate[i] = j->dout[i] * j->up[i] * sig * (1.0f + g * (1.0f - sig));
     }
@@ -307,7 +367,7 @@ typedef struct add_job {
     const float *src;
 } add_job;
 
-static void add_range(void *ctx, size_t lo, size_t hi)
+TLM_CLONES static void add_range(void *ctx, size_t lo, size_t hi)
 {
     const add_job *j = ctx;
     for (size_t i = lo; i < hi; i++)
@@ -332,7 +392,57 @@ typedef struct ce_job {
     float eps;
 } ce_job;
 
-static void ce_rows(void *ctx, size_t lo, size_t hi)
+/* Max of l[0..n). */
+static inline __attribute__((always_inline)) float max_lanes(const float *l, int n)
+{
+    float acc[LANES];
+    for (int j = 0; j < LANES; j++)
+        acc[j] = -INFINITY;
+    int c = 0;
+    for (; c + LANES <= n; c += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] = l[c + j] > acc[j] ? l[c + j] : acc[j];
+    for (; c < n; c++)
+        acc[c % LANES] = l[c] > acc[c % LANES] ? l[c] : acc[c % LANES];
+    float m = acc[0];
+    for (int j = 1; j < LANES; j++)
+        m = acc[j] > m ? acc[j] : m;
+    return m;
+}
+
+/* sum e^(l - mx) and sum l over l[0..n) (each in LANES float partial sums,
+ * added in double); e^(l - mx) is stored in e when e is not NULL (e may
+ * alias l). */
+static inline __attribute__((always_inline)) void exp_sums(float *e, const float *l, int n, float mx, double *sum_e,
+                            double *sum_l)
+{
+    float se[LANES] = {0}, sl[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= n; c += LANES)
+        for (int j = 0; j < LANES; j++) {
+            float v = l[c + j], x = tlm_expf(v - mx);
+            sl[j] += v;
+            se[j] += x;
+            if (e)
+                e[c + j] = x;
+        }
+    for (; c < n; c++) {
+        float v = l[c], x = tlm_expf(v - mx);
+        sl[c % LANES] += v;
+        se[c % LANES] += x;
+        if (e)
+            e[c] = x;
+    }
+    double a = 0.0, b = 0.0;
+    for (int j = 0; j < LANES; j++) {
+        a += se[j];
+        b += sl[j];
+    }
+    *sum_e = a;
+    *sum_l = b;
+}
+
+TLM_CLONES static void ce_rows(void *ctx, size_t lo, size_t hi)
 {
     const ce_job *j = ctx;
     int V = j->V;
@@ -340,18 +450,13 @@ static void ce_rows(void *ctx, size_t lo, size_t hi)
     for (size_t i = lo; i < hi; i++) {
         const float *l = j->logits + i * (size_t)V;
         float *g = j->dlogits ? j->dlogits + i * (size_t)V : NULL;
-        float mx = -INFINITY;
-        for (int c = 0; c < V; c++)
-            mx = l[c] > mx ? l[c] : mx;
+        float mx = max_lanes(l, V);
         float target = l[j->targets[i]];
-        double sum = 0.0, sum_logits = 0.0;
-        for (int c = 0; c < V; c++) {
-            float e = expf(l[c] - mx);
-            sum_logits += (double)l[c];
-            sum += (double)e;
-            if (g)
-                g[c] = e; /* g may alias l: l[c] is not read again */
-        }
+        double sum, sum_logits;
+        if (g)
+            exp_sums(g, l, V, mx, &sum, &sum_logits); /* g may alias l */
+        else
+            exp_sums(NULL, l, V, mx, &sum, &sum_logits);
         double lse = (double)mx + log(sum);
         double n_i = lse - (double)target;
         j->row_nll[i - j->base] = n_i;

@@ -16,9 +16,14 @@ void tlm_embed_backward(float *demb, const int32_t *tok, const float *dout, size
 /* RMSNorm: out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + 1e-6). */
 void tlm_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int d,
                          tlm_pool *pool);
-/* dx += ..., dw += ... */
+#define TLM_RMSB_MAX_TASKS 64
+
+/* dx += d(loss)/dx, dw += d(loss)/dw of the RMSNorm above, rows split over
+ * pool (may be NULL); scratch holds min(threads, TLM_RMSB_MAX_TASKS) x d
+ * floats for the per-piece dw, added in piece order (deterministic for a
+ * thread count). */
 void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
-                          const float *rstd, size_t N, int d);
+                          const float *rstd, size_t N, int d, tlm_pool *pool, float *scratch);
 
 /* y[N,O] = x[N,I] W[O,I]^T (+ bias[O] when bias != NULL), through the BLAS
  * split over pool (may be NULL). */

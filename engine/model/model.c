@@ -555,7 +555,8 @@ static void block_backward(tlm_model *m, int l, int B, int T)
     linear_bwd(m, l, TLM_LIN_GATE, dln, 0, dgate, a->ln2, N);
     linear_bwd(m, l, TLM_LIN_UP, dln, 1, dup_h, a->ln2, N);
     TIMED(m, TLM_PH_ELEM, tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm2, dln, a->mid,
-                                               m->p.blk[l].norm2, a->rstd2, N, c->dim));
+                                               m->p.blk[l].norm2, a->rstd2, N, c->dim, m->pool,
+                                               m->row_scratch));
     /* dres is now d(mid); attention branch */
     float *datty = m->dtmp[0];
     linear_bwd(m, l, TLM_LIN_O, datty, 0, m->dres, a->atty, N);
@@ -570,7 +571,8 @@ static void block_backward(tlm_model *m, int l, int B, int T)
     linear_bwd(m, l, TLM_LIN_K, dln, 1, dk, a->ln1, N);
     linear_bwd(m, l, TLM_LIN_V, dln, 1, dv, a->ln1, N);
     TIMED(m, TLM_PH_ELEM, tlm_rmsnorm_backward(m->dres, m->g.blk[l].norm1, dln, a->res,
-                                               m->p.blk[l].norm1, a->rstd1, N, c->dim));
+                                               m->p.blk[l].norm1, a->rstd1, N, c->dim, m->pool,
+                                               m->row_scratch));
 }
 
 /* Backward from d(lnf) [B*T, d] of the last forward through the final norm,
@@ -583,7 +585,8 @@ static void backward_from_lnf(tlm_model *m, const float *dlnf)
     size_t N = (size_t)B * (size_t)T;
     double te = tlm_now();
     memset(m->dres, 0, N * (size_t)c->dim * sizeof(float));
-    tlm_rmsnorm_backward(m->dres, m->g.norm, dlnf, m->res_out, m->p.norm, m->rstdf, N, c->dim);
+    tlm_rmsnorm_backward(m->dres, m->g.norm, dlnf, m->res_out, m->p.norm, m->rstdf, N, c->dim,
+                         m->pool, m->row_scratch);
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
     for (int l = c->n_layers - 1; l >= 0; l--)
         block_backward(m, l, B, T);

@@ -1,21 +1,11 @@
 /* quant.c - fake quantizers. */
 #include "quant.h"
 #include <math.h>
+#include "../core/vmath.h"
 
 /* Comparisons may be if-converted (vectorized): values are unchanged, only
  * floating-point exception flags could differ, and nothing reads them. */
 #pragma GCC optimize("no-trapping-math")
-
-/* Hot loops are compiled for AVX-512, AVX2 and plain x86-64, picked at run
- * time (GCC function multi-versioning); all give the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-/* (not under the sanitizers: their runtimes are not ready when the ifunc
- * resolvers run at load time) */
-#define TLM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TLM_CLONES
-#endif
 
 /* Round half to even, exactly rintf() in the default rounding mode, for
  * |x| <= 2^22 (here |x| <= 2); written so the compiler can vectorize it. */
