@@ -1,6 +1,11 @@
 /* adamw.c - optimizer, schedule, clipping. */
 #include "adamw.h"
 #include <math.h>
+#include "../core/vmath.h"
+
+/* sqrtf of the (non-negative) second moment never sets errno: let the
+ * compiler use the vector square root. */
+#pragma GCC optimize("no-math-errno")
 
 typedef struct adam_job {
     float *p, *m, *v;
@@ -9,17 +14,23 @@ typedef struct adam_job {
     float lr, b1, b2, eps, decay, step_size, bc2_sqrt, gscale;
 } adam_job;
 
-static void adam_task(void *ctx, int task, int thread)
+TLM_CLONES static void adam_task(void *ctx, int task, int thread)
 {
-    adam_job *j = ctx;
+    const adam_job *j = ctx;
     size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    float *restrict p = j->p, *restrict m = j->m, *restrict v = j->v;
+    const float *restrict gr = j->g;
+    const float gscale = j->gscale, decay = j->decay, b1 = j->b1, b2 = j->b2, eps = j->eps;
+    const float bc2_sqrt = j->bc2_sqrt, step_size = j->step_size;
     for (size_t i = lo; i < hi; i++) {
-        float g = j->g[i] * j->gscale;
-        j->p[i] *= j->decay;
-        j->m[i] = j->m[i] * j->b1 + g * (1.0f - j->b1);
-        j->v[i] = j->v[i] * j->b2 + g * g * (1.0f - j->b2);
-        float denom = sqrtf(j->v[i]) / j->bc2_sqrt + j->eps;
-        j->p[i] -= j->step_size * (j->m[i] / denom);
+        float g = gr[i] * gscale;
+        float pi = p[i] * decay;
+        float mi = m[i] * b1 + g * (1.0f - b1);
+        float vi = v[i] * b2 + g * g * (1.0f - b2);
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - step_size * (mi / denom);
     }
 }
 
@@ -64,14 +75,21 @@ typedef struct norm_job {
     float coef;
 } norm_job;
 
-static void sumsq_task(void *ctx, int task, int thread)
+TLM_CLONES static void sumsq_task(void *ctx, int task, int thread)
 {
     (void)thread;
     norm_job *j = ctx;
     size_t lo = (size_t)task * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    double acc[8] = {0}; /* lane sums, added in a fixed order */
+    size_t i = lo;
+    for (; i + 8 <= hi; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += (double)j->g[i + k] * (double)j->g[i + k];
+    for (; i < hi; i++)
+        acc[0] += (double)j->g[i] * (double)j->g[i];
     double s = 0.0;
-    for (size_t i = lo; i < hi; i++)
-        s += (double)j->g[i] * (double)j->g[i];
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
     j->partial[task] = s;
 }
 
