@@ -9,6 +9,7 @@
 #include "engine/core/gemm.h"
 #include "engine/core/rng.h"
 #include "engine/core/timer.h"
+#include "engine/model/qgemm.h"
 #include "engine/train/trainer.h"
 
 /* GFLOP/s of y[M,N] = x[M,K] w[N,K]^T, best of a few runs. */
@@ -86,6 +87,8 @@ int tlm_cmd_bench(int argc, char **argv)
     int N = cfg.batch * cfg.ctx;
     printf("bench: preset %s, batch %d x %d, %d threads; %s\n", cfg.preset, cfg.batch, cfg.ctx,
            tlm_pool_threads(tr->pool), blas);
+    printf("quantized forward: %s products%s\n", tlm_qg_name((tlm_qg_impl)tr->model->qg_impl),
+           cfg.recompute ? "; recompute: blocks' activations recomputed in backward" : "");
     printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.dim, cfg.dim, sgemm_gflops(tr->pool, N, cfg.dim, cfg.dim));
     printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", N, cfg.hidden, cfg.dim,
            sgemm_gflops(tr->pool, N, cfg.hidden, cfg.dim));
@@ -96,6 +99,7 @@ int tlm_cmd_bench(int argc, char **argv)
     }
     memset(tr->model->phase_s, 0, sizeof tr->model->phase_s);
     memset(tr->model->phase_flop, 0, sizeof tr->model->phase_flop);
+    tr->model->recompute_s = 0.0;
     double t = tlm_now();
     for (int i = 1; i < cfg.steps; i++)
         if (tlm_trainer_step(tr, &st, &err)) {
@@ -109,6 +113,9 @@ int tlm_cmd_bench(int argc, char **argv)
            timed, 1e3 * t / timed, tok_s, tok_s * flops_per_token(&cfg) / 1e9,
            flops_per_token(&cfg) / 1e6);
     print_phases(tr->model, t);
+    if (cfg.recompute)
+        printf("  (recompute: %.1f%% of the time, inside the phases above)\n",
+               100.0 * tr->model->recompute_s / (t > 0 ? t : 1e-9));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS: %.0f MB\n", (double)ru.ru_maxrss / 1024.0);

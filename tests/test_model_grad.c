@@ -69,6 +69,43 @@ static int make(tlm_model **m, tlm_config *c, tlm_pool *pool, float eps)
     return 0;
 }
 
+/* recompute = 1 keeps only block inputs: same loss and gradients bit for bit,
+ * and the recomputed activations equal the stored ones. Mixed precisions so
+ * the integer forward runs too. */
+static void check_recompute(tlm_pool *pool)
+{
+    tlm_config c0, c1;
+    tlm_model *m0, *m1;
+    tlm_err err;
+    if (make(&m0, &c0, pool, 0.1f))
+        return;
+    tlm_config_set_precision(&c0, "all", TLM_PREC_TERNARY, &err);
+    tlm_config_set_precision(&c0, "L1.*", TLM_PREC_INT8, &err);
+    c1 = c0;
+    c1.recompute = 1;
+    m0->cfg = c0;
+    if (tlm_model_create(&m1, &c1, B, T, pool, &err)) {
+        ok(0, "recompute model: %s", err.msg);
+        return;
+    }
+    memcpy(m1->p.mem, m0->p.mem, m0->p.count * sizeof(float));
+    double l0 = loss_of(m0), l1 = loss_of(m1);
+    const tlm_block_acts *a1 = tlm_model_block_acts(m1, 0);
+    size_t nd = (size_t)B * T * (size_t)c0.dim, nh = (size_t)B * T * (size_t)c0.hidden;
+    ok(!memcmp(a1->ln2, m0->a[0].ln2, nd * sizeof(float)) &&
+           !memcmp(a1->act, m0->a[0].act, nh * sizeof(float)) &&
+           !memcmp(a1->q, m0->a[0].q, nd * sizeof(float)),
+       "recompute: block 0's recomputed ln2, act and q equal the stored ones");
+    tlm_model_backward(m0);
+    tlm_model_backward(m1);
+    ok(l0 == l1 && !memcmp(m0->g.mem, m1->g.mem, m0->g.count * sizeof(float)),
+       "recompute: identical loss (%.9g) and gradients bit for bit", l1);
+    ok(m1->recompute_s > 0.0 && m0->recompute_s == 0.0,
+       "recompute: time of the recomputations recorded (%.3f ms)", m1->recompute_s * 1e3);
+    tlm_model_free(m0);
+    tlm_model_free(m1);
+}
+
 int main(void)
 {
     tlm_rng r;
@@ -158,6 +195,7 @@ int main(void)
     uint64_t n = st->counts[0] + st->counts[1] + st->counts[2];
     ok(n == (uint64_t)c.dim * c.dim && st->sparsity > 0.2f && st->sparsity < 0.5f,
        "L0.attn.q ternary sparsity %.3f of a Gaussian (expect ~0.31)", st->sparsity);
+    check_recompute(pool);
     free(grad);
     free(info);
     tlm_model_free(m);

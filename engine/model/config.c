@@ -154,6 +154,8 @@ static const key_def keys[] = {
     KI("log_every", log_every, 1, INT_MAX, "steps between metrics rows"),
     KI("save_every", save_every, 0, INT_MAX, "steps between checkpoints (0 = only at the end)"),
     KI("keep_ckpts", keep_ckpts, 1, 1000, "periodic checkpoints kept"),
+    KI("recompute", recompute, 0, 1,
+       "1: store only each block's input and recompute the rest in backward (memory for time)"),
 };
 
 static const key_def *find_key(const char *k)

@@ -26,6 +26,7 @@ typedef struct tlm_config {
     float lr, beta1, beta2, adam_eps, weight_decay, clip, label_smoothing, warmup, init_std;
     int batch, steps, seed, threads;
     int eval_every, eval_batches, log_every, save_every, keep_ckpts;
+    int recompute; /* 1: keep only each block's input; backward recomputes the rest */
     /* per-linear precision, index layer * 7 + TLM_LIN_* */
     uint8_t prec[TLM_MAX_LINEARS];
 } tlm_config;

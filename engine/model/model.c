@@ -51,12 +51,17 @@ static size_t act_floats(const tlm_config *c, size_t B, size_t T, size_t threads
 {
     size_t N = B * T, d = (size_t)c->dim, h = (size_t)c->hidden;
     size_t blk = 8 * round16(N * d) + 2 * round16(N) + 3 * round16(N * h);
+    /* with recompute a block keeps its input and norms' scales; one set of
+     * the rest is shared (the block being computed) */
+    size_t kept = round16(N * d) + 2 * round16(N);
     size_t w = h > d ? h : d;
     size_t tail = 2 * round16(N * d) + round16(N) + round16(head_chunk(N, c->vocab) * (size_t)c->vocab) +
                   round16(N * w) +
                   5 * round16(N * d) + 3 * round16(N * h) + round16(2 * threads * T * T) +
                   round16(4 * N) +
                   2 * round16((size_t)c->max_ctx * d);
+    if (c->recompute)
+        return kept * (size_t)c->n_layers + blk + tail;
     return blk * (size_t)c->n_layers + tail;
 }
 
@@ -69,19 +74,27 @@ static void carve_acts(tlm_model *m)
     for (int l = 0; l < c->n_layers; l++) {
         tlm_block_acts *a = &m->a[l];
         a->res = carve(&cur, N * d);
-        a->ln1 = carve(&cur, N * d);
         a->rstd1 = carve(&cur, N);
+        a->rstd2 = carve(&cur, N);
+        if (c->recompute && l > 0) {
+            tlm_block_acts *w0 = &m->a[0]; /* the shared set */
+            a->ln1 = w0->ln1, a->q = w0->q, a->k = w0->k, a->v = w0->v, a->atty = w0->atty;
+            a->mid = w0->mid, a->ln2 = w0->ln2, a->gate = w0->gate, a->up = w0->up;
+            a->act = w0->act;
+            continue;
+        }
+        a->ln1 = carve(&cur, N * d);
         a->q = carve(&cur, N * d);
         a->k = carve(&cur, N * d);
         a->v = carve(&cur, N * d);
         a->atty = carve(&cur, N * d);
         a->mid = carve(&cur, N * d);
         a->ln2 = carve(&cur, N * d);
-        a->rstd2 = carve(&cur, N);
         a->gate = carve(&cur, N * h);
         a->up = carve(&cur, N * h);
         a->act = carve(&cur, N * h);
     }
+    m->acts_layer = -1;
     size_t w = h > d ? h : d;
     m->res_out = carve(&cur, N * d);
     m->lnf = carve(&cur, N * d);
@@ -401,7 +414,10 @@ static void shared_forward(tlm_model *m, int l, int j0, int n, float **outs, con
     }
 }
 
-static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T)
+/* Block l from its input res; with full, also the down projection and the
+ * residual into res_next (a recompute for backward stops before them). */
+static void block_forward(tlm_model *m, int l, const float *res, float *res_next, int B, int T,
+                          int full)
 {
     const tlm_config *c = &m->cfg;
     tlm_block_acts *a = &m->a[l];
@@ -427,8 +443,21 @@ static void block_forward(tlm_model *m, int l, const float *res, float *res_next
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
     shared_forward(m, l, TLM_LIN_GATE, 2, gu, a->ln2, N);
     TIMED(m, TLM_PH_ELEM, tlm_swiglu_forward(a->act, a->gate, a->up, N * h, m->pool));
+    m->acts_layer = l;
+    if (!full)
+        return;
     linear_fwd(m, l, TLM_LIN_DOWN, res_next, a->act, N);
     TIMED(m, TLM_PH_ELEM, tlm_add_inplace(res_next, a->mid, N * d, m->pool));
+}
+
+const tlm_block_acts *tlm_model_block_acts(tlm_model *m, int l)
+{
+    if (m->cfg.recompute && m->acts_layer != l && m->B > 0) {
+        double t0 = tlm_now();
+        block_forward(m, l, m->a[l].res, NULL, m->B, m->T, 0);
+        m->recompute_s += tlm_now() - t0;
+    }
+    return &m->a[l];
 }
 
 /* Logits of rows [r0, r0+n) into m->head_buf. */
@@ -500,7 +529,7 @@ const float *tlm_model_forward_hidden(tlm_model *m, const int32_t *x, int B, int
     TIMED(m, TLM_PH_ELEM, tlm_embed_forward(m->a[0].res, x, m->p.emb, N, c->dim));
     for (int l = 0; l < c->n_layers; l++) {
         float *next = l + 1 < c->n_layers ? m->a[l + 1].res : m->res_out;
-        block_forward(m, l, m->a[l].res, next, B, T);
+        block_forward(m, l, m->a[l].res, next, B, T, 1);
     }
     TIMED(m, TLM_PH_ELEM,
           tlm_rmsnorm_forward(m->lnf, m->rstdf, m->res_out, m->p.norm, N, c->dim, m->pool));
@@ -588,8 +617,10 @@ static void backward_from_lnf(tlm_model *m, const float *dlnf)
     tlm_rmsnorm_backward(m->dres, m->g.norm, dlnf, m->res_out, m->p.norm, m->rstdf, N, c->dim,
                          m->pool, m->row_scratch);
     m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
-    for (int l = c->n_layers - 1; l >= 0; l--)
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        tlm_model_block_acts(m, l); /* recomputed when not kept */
         block_backward(m, l, B, T);
+    }
     TIMED(m, TLM_PH_ELEM, tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim));
 }
 

@@ -66,6 +66,8 @@ typedef struct tlm_model {
                          * loss with its gradient (a training step's saving) */
     tlm_pool *pool;
     int own_pool;
+    int acts_layer;     /* block whose full activations are in m->a (recompute) */
+    double recompute_s; /* seconds of those recomputations (also in the phases) */
     double phase_s[TLM_PH_COUNT];    /* seconds spent per phase, accumulated */
     double phase_flop[TLM_PH_COUNT]; /* floating-point operations per phase */
 } tlm_model;
@@ -93,6 +95,12 @@ void tlm_model_forward(tlm_model *m, const int32_t *x, const int32_t *y, int B, 
  * fills it with d(mean loss)/d(params), straight-through for the quantizers;
  * m->loss and m->nll are (re)computed on the way. */
 void tlm_model_backward(tlm_model *m);
+
+/* The activations of block l in the last forward. With cfg.recompute the
+ * blocks share one set (only each block's input and norm scales are kept),
+ * so this recomputes block l's when the set holds another block: the
+ * pointers are valid until the next call, forward or backward. */
+const tlm_block_acts *tlm_model_block_acts(tlm_model *m, int l);
 
 /* Forward over tokens x [B*T] up to the final RMSNorm; returns its output
  * [B*T, dim] (m->lnf, valid until the next forward). The head is not run.

@@ -221,13 +221,13 @@ static void weight_hist(const float *w, size_t n, tlm_inspect *o)
  * there is none (emb, or no forward yet). */
 static const float *row_input(const tlm_session *s, const tlm_layer_snap *l, size_t *cols)
 {
-    const tlm_model *m = s->tr->model;
+    tlm_model *m = s->tr->model;
     if (m->B <= 0 || m->T <= 0)
         return NULL;
     *cols = (size_t)l->cols;
     if (l->linear < 0)
         return strcmp(l->name, "head") ? NULL : m->lnf;
-    const tlm_block_acts *a = &m->a[l->linear / TLM_LIN_PER_BLOCK];
+    const tlm_block_acts *a = tlm_model_block_acts(m, l->linear / TLM_LIN_PER_BLOCK);
     switch (l->linear % TLM_LIN_PER_BLOCK) {
     case TLM_LIN_O:
         return a->atty;

@@ -312,6 +312,8 @@ static const char *fixed_key_changed(const tlm_config *a, const tlm_config *b)
         return "max_ctx";
     if (a->threads != b->threads)
         return "threads";
+    if (a->recompute != b->recompute)
+        return "recompute";
     if (strcmp(a->tokenizer, b->tokenizer))
         return "tokenizer";
     if (strcmp(a->train_data, b->train_data))
