@@ -94,7 +94,7 @@ static void test_linear(void)
     randn(r, (size_t)(N_ * OUT_), 1);
     memset(dx, 0, sizeof dx), memset(dlw, 0, sizeof dlw), memset(dlb, 0, sizeof dlb);
     lin_loss();
-    tlm_linear_backward(dx, 0, dlw, dlb, r, x, lw, (size_t)N_, IN_, OUT_, NULL);
+    tlm_linear_backward(dx, 0, dlw, 1, dlb, r, x, lw, (size_t)N_, IN_, OUT_, NULL);
     ok(fd_check(lin_loss, x, dx, (size_t)(N_ * IN_), 30, 1e-2f) < 1e-2, "linear dx");
     ok(fd_check(lin_loss, lw, dlw, (size_t)(IN_ * OUT_), 30, 1e-2f) < 1e-2, "linear dw");
     ok(fd_check(lin_loss, lb, dlb, (size_t)OUT_, 7, 1e-2f) < 1e-2, "linear dbias");

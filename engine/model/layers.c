@@ -139,14 +139,15 @@ void tlm_linear_forward(float *y, const float *x, const float *w, const float *b
     tlm_gemm(pool, 0, 1, (int)N, n_out, n_in, 1.0f, x, n_in, w, n_in, bias ? 1.0f : 0.0f, y, n_out);
 }
 
-void tlm_linear_backward(float *dx, int acc_dx, float *dw, float *dbias, const float *dy,
+void tlm_linear_backward(float *dx, int acc_dx, float *dw, int acc_dw, float *dbias, const float *dy,
                          const float *x, const float *w, size_t N, int n_in, int n_out,
                          tlm_pool *pool)
 {
     if (dx)
         tlm_gemm(pool, 0, 0, (int)N, n_in, n_out, 1.0f, dy, n_out, w, n_in, acc_dx ? 1.0f : 0.0f,
                  dx, n_in);
-    tlm_gemm(pool, 1, 0, n_out, n_in, (int)N, 1.0f, dy, n_out, x, n_in, 1.0f, dw, n_in);
+    tlm_gemm(pool, 1, 0, n_out, n_in, (int)N, 1.0f, dy, n_out, x, n_in, acc_dw ? 1.0f : 0.0f, dw,
+             n_in);
     if (dbias)
         for (size_t i = 0; i < N; i++)
             for (int o = 0; o < n_out; o++)

@@ -29,9 +29,10 @@ void tlm_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *
  * split over pool (may be NULL). */
 void tlm_linear_forward(float *y, const float *x, const float *w, const float *bias, size_t N,
                         int n_in, int n_out, tlm_pool *pool);
-/* dx[N,I] = dy W (accumulate when acc_dx), dw[O,I] += dy^T x, dbias += colsum dy.
- * w is the weight used in forward (quantized for STE); x the unquantized input. */
-void tlm_linear_backward(float *dx, int acc_dx, float *dw, float *dbias, const float *dy,
+/* dx[N,I] = dy W (accumulate when acc_dx), dw[O,I] = dy^T x (added to dw when
+ * acc_dw), dbias += colsum dy. w is the weight used in forward (quantized for
+ * STE); x the unquantized input. */
+void tlm_linear_backward(float *dx, int acc_dx, float *dw, int acc_dw, float *dbias, const float *dy,
                          const float *x, const float *w, size_t N, int n_in, int n_out,
                          tlm_pool *pool);
 

@@ -488,7 +488,8 @@ static double head_loss(tlm_model *m, size_t N, int grad, double *nll)
             continue;
         float *dl = m->head_buf;
         TIMED(m, TLM_PH_MM_BWD,
-              tlm_linear_backward(m->dtmp[0] + r0 * (size_t)c->dim, 0, m->g.head_w, m->g.head_b, dl,
+              tlm_linear_backward(m->dtmp[0] + r0 * (size_t)c->dim, 0, m->g.head_w, r0 > 0,
+                                  m->g.head_b, dl,
                                   m->lnf + r0 * (size_t)c->dim, m->p.head_w, n, c->dim, c->vocab,
                                   m->pool));
         m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)n * c->dim * c->vocab;
@@ -565,7 +566,7 @@ static void linear_bwd(tlm_model *m, int l, int j, float *dx, int acc, const flo
     int idx = l * TLM_LIN_PER_BLOCK + j;
     const float *wq = eff_weight(m, idx);
     TIMED(m, TLM_PH_MM_BWD,
-          tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], NULL, dy, x, wq, N,
+          tlm_linear_backward(dx, acc, m->g.blk[l].lin[j], 0, NULL, dy, x, wq, N,
                               lin_in(c, j), lin_out(c, j), m->pool));
     m->phase_flop[TLM_PH_MM_BWD] += 4.0 * (double)N * lin_in(c, j) * lin_out(c, j);
 }
@@ -624,20 +625,35 @@ static void backward_from_lnf(tlm_model *m, const float *dlnf)
     TIMED(m, TLM_PH_ELEM, tlm_embed_backward(m->g.emb, m->tokens, m->dres, N, c->dim));
 }
 
+/* Zero the gradients that backward adds into (embedding, norms, head bias;
+ * the whole head with `head`); the linears' are written by their products. */
+static void zero_summed_grads(tlm_model *m, int head)
+{
+    const tlm_config *c = &m->cfg;
+    size_t d = (size_t)c->dim, V = (size_t)c->vocab;
+    double te = tlm_now();
+    memset(m->g.emb, 0, V * d * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        memset(m->g.blk[l].norm1, 0, d * sizeof(float));
+        memset(m->g.blk[l].norm2, 0, d * sizeof(float));
+    }
+    memset(m->g.norm, 0, d * sizeof(float));
+    memset(m->g.head_b, 0, V * sizeof(float));
+    if (head)
+        memset(m->g.head_w, 0, V * d * sizeof(float));
+    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+}
+
 void tlm_model_backward(tlm_model *m)
 {
     size_t N = (size_t)m->B * (size_t)m->T;
-    double te = tlm_now();
-    memset(m->g.mem, 0, m->g.count * sizeof(float));
-    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+    zero_summed_grads(m, 0);
     m->loss = head_loss(m, N, 1, &m->nll);
     backward_from_lnf(m, m->dtmp[0]);
 }
 
 void tlm_model_backward_hidden(tlm_model *m, const float *dlnf)
 {
-    double te = tlm_now();
-    memset(m->g.mem, 0, m->g.count * sizeof(float));
-    m->phase_s[TLM_PH_ELEM] += tlm_now() - te;
+    zero_summed_grads(m, 1);
     backward_from_lnf(m, dlnf);
 }

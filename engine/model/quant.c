@@ -37,11 +37,18 @@ TLM_CLONES void tlm_quant_act_int8(float *xq, const float *x, size_t rows, size_
         quant_row_absmax(xq + i * cols, x + i * cols, cols);
 }
 
-float tlm_ternary_scale(const float *w, size_t n)
+TLM_CLONES float tlm_ternary_scale(const float *w, size_t n)
 {
+    double acc[8] = {0}; /* lane sums, added in a fixed order */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += fabsf(w[i + k]);
+    for (; i < n; i++)
+        acc[0] += fabsf(w[i]);
     double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += fabsf(w[i]);
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
     float g = (float)(s / (double)(n ? n : 1));
     return g > 1e-5f ? g : 1e-5f;
 }
