@@ -72,8 +72,9 @@ int tlm_cmd_bench(int argc, char **argv)
     tlm_config cfg;
     if (argc > 2 && (!strcmp(argv[2], "infer") || !strcmp(argv[2], "--infer")))
         return tlm_cmd_bench_infer(argc, argv, 3); /* inference: app/cmd_bench_infer.c */
+    int first = argc > 2 && !strcmp(argv[2], "train") ? 3 : 2; /* `tlm bench train` = `tlm bench` */
     if (tlm_cli_parse(&cli, "bench", OPT_PRESET | OPT_CONFIG | OPT_SET | OPT_STEPS | OPT_BATCH |
-                      OPT_THREADS | OPT_FP32, argc, argv, 2, &err) ||
+                      OPT_THREADS | OPT_FP32, argc, argv, first, &err) ||
         tlm_cli_config(&cli, &cfg, &err))
         return tlm_cli_fail(&err);
     int steps = cli.steps ? cfg.steps : 10;
