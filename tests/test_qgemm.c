@@ -97,7 +97,7 @@ static void pack_all(packed *pk, const float *x, const float *w, size_t N, int O
     pk->xsum = malloc(N * sizeof(int32_t));
     pk->wmul = malloc((size_t)O * sizeof(float));
     pk->panels = malloc(tlm_qg_panel_bytes(O, K));
-    int8_t *codes = malloc((size_t)K);
+    int8_t *codes = malloc((size_t)tlm_qg_kpad(K));
     tlm_qg_quant_acts(pk->q, pk->xinv, pk->xsum, x, N, K);
     /* pack in two row ranges, as the pool does */
     int mid = O > TLM_QG_NR ? TLM_QG_NR : O;

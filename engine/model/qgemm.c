@@ -11,16 +11,26 @@ size_t tlm_qg_panel_bytes(int O, int K)
     return panels * (size_t)tlm_qg_kpad(K) * TLM_QG_NR;
 }
 
-/* Scatter the codes of row o (K values, offset added) into its panel. */
-static void scatter_row(uint8_t *panels, const int8_t *codes, int o, int K, int off)
+/* Add the offset to the K codes of a row in place and fill up to kpad with
+ * the code of 0 (written so the compiler vectorizes it). */
+static void offset_codes(int8_t *codes, int K, int kpad, int off)
 {
-    int kg_n = tlm_qg_kpad(K) / 4, p = o / TLM_QG_NR, oi = o % TLM_QG_NR;
+    uint8_t *u = (uint8_t *)codes;
+    for (int k = 0; k < K; k++)
+        u[k] = (uint8_t)(codes[k] + off);
+    for (int k = K; k < kpad; k++)
+        u[k] = (uint8_t)off;
+}
+
+/* Scatter the codes of row o (K values, offset added; codes needs kpad
+ * bytes) into its panel, 4 bytes (one k-group) at a time. */
+static void scatter_row(uint8_t *panels, int8_t *codes, int o, int K, int off)
+{
+    int kp = tlm_qg_kpad(K), kg_n = kp / 4, p = o / TLM_QG_NR, oi = o % TLM_QG_NR;
+    offset_codes(codes, K, kp, off);
     uint8_t *dst = panels + (size_t)p * (size_t)kg_n * TLM_QG_NR * 4 + (size_t)oi * 4;
     for (int kg = 0; kg < kg_n; kg++, dst += TLM_QG_NR * 4)
-        for (int i = 0; i < 4; i++) {
-            int k = 4 * kg + i;
-            dst[i] = (uint8_t)(off + (k < K ? codes[k] : 0));
-        }
+        memcpy(dst, codes + 4 * kg, 4);
 }
 
 /* Rows past O in the last panel get the code of 0. */
@@ -29,9 +39,10 @@ static void pad_rows(uint8_t *panels, int O, int K, int r1, int off, int8_t *zer
     if (r1 != O)
         return;
     int end = (O + TLM_QG_NR - 1) / TLM_QG_NR * TLM_QG_NR;
-    memset(zeros, 0, (size_t)K);
-    for (int o = O; o < end; o++)
+    for (int o = O; o < end; o++) {
+        memset(zeros, 0, (size_t)K);
         scatter_row(panels, zeros, o, K, off);
+    }
 }
 
 void tlm_qg_pack_ternary(uint8_t *panels, float *wmul, const float *w, int O, int K, float g,

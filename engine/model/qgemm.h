@@ -34,7 +34,7 @@ size_t tlm_qg_panel_bytes(int O, int K);
 /* Pack ternary codes of W [O, K] at scale g (clamp(round(W / g), -1, 1), the
  * training quantizer) into panels; wmul[o] gets g. Rows [r0, r1) only, so the
  * pool can share the work; r1 == O also fills the last panel's padding rows.
- * codes: scratch of K bytes. */
+ * codes: scratch of kpad(K) bytes. */
 void tlm_qg_pack_ternary(uint8_t *panels, float *wmul, const float *w, int O, int K, float g,
                          int r0, int r1, int8_t *codes);
 
