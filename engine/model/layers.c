@@ -287,6 +287,26 @@ void tlm_attention_forward(float *out, const float *q, const float *k, const flo
     tlm_pool_run(pool, B * nh, attn_fwd_task, &j);
 }
 
+/* Row t of dS = P * (dP - rowsum(P * dP)) * scale in place of dP (s <= t;
+ * zero for s > t). */
+TLM_CLONES static void softmax_grad_row(float *st, const float *pt, int t, int T, float scale)
+{
+    float acc[LANES] = {0};
+    int s = 0;
+    for (; s + LANES <= t + 1; s += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += pt[s + l] * st[s + l];
+    for (; s <= t; s++)
+        acc[s % LANES] += pt[s] * st[s];
+    float dot = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        dot += acc[l];
+    for (s = 0; s <= t; s++)
+        st[s] = pt[s] * (st[s] - dot) * scale;
+    for (s = t + 1; s < T; s++)
+        st[s] = 0.0f;
+}
+
 static void attn_bwd_task(void *ctx, int task, int thread)
 {
     attn_job *j = ctx;
@@ -299,17 +319,8 @@ static void attn_bwd_task(void *ctx, int task, int thread)
     /* dP = dY V^T; dV = P^T dY */
     causal_nt(T, hd, 1.0f, j->dout + base, j->v + base, C, dS);
     causal_tn(T, hd, P, j->dout + base, C, j->dv + base);
-    /* dS = P * (dP - rowsum(P * dP)) * scale */
-    for (int t = 0; t < T; t++) {
-        const float *pt = P + (size_t)t * (size_t)T;
-        float *st = dS + (size_t)t * (size_t)T, acc = 0.0f;
-        for (int s = 0; s <= t; s++)
-            acc += pt[s] * st[s];
-        for (int s = 0; s <= t; s++)
-            st[s] = pt[s] * (st[s] - acc) * scale;
-        for (int s = t + 1; s < T; s++)
-            st[s] = 0.0f;
-    }
+    for (int t = 0; t < T; t++)
+        softmax_grad_row(dS + (size_t)t * (size_t)T, P + (size_t)t * (size_t)T, t, T, scale);
     /* dQ = dS K; dK = dS^T Q */
     causal_nn(T, hd, dS, j->k + base, C, j->dq + base);
     causal_tn(T, hd, dS, j->q + base, C, j->dk + base);
