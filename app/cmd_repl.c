@@ -12,6 +12,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 #include "cli.h"
+#include "mpi.h"
 #include "engine/console/console.h"
 #include "engine/session/session.h"
 
@@ -310,10 +311,15 @@ static int start_session(repl *r, const tlm_cli *cli, tlm_err *err)
     } else if (tlm_cli_config(cli, &cfg, err)) {
         return -1;
     }
+    if (tlm_app_mpi_rank() > 0) { /* MPI: the session runs on rank 0; this rank follows */
+        rc = tlm_app_mpi_follow(&cfg, have_ck ? &ck : NULL, err);
+        goto done;
+    }
     char dir[1024];
     out_dir(cli, &cfg, dir, sizeof dir);
     tlm_session_opts o = {dir, 0, 0};
-    rc = tlm_session_create(&r->s, &cfg, have_ck ? &ck : NULL, &o, err);
+    rc = tlm_session_create_par(&r->s, &cfg, have_ck ? &ck : NULL, &o, tlm_app_mpi_session_par(),
+                                err);
 done:
     if (have_ck)
         tlm_ckpt_free(&ck);
@@ -336,7 +342,8 @@ int tlm_cmd_repl(int argc, char **argv)
         free(rest);
         return tlm_cli_fail(&err);
     }
-    FILE *in = script ? fopen(script, "r") : stdin;
+    int follower = tlm_app_mpi_rank() > 0; /* MPI: only rank 0 reads commands */
+    FILE *in = script && !follower ? fopen(script, "r") : stdin;
     if (!in) {
         tlm_errf(&err, "repl: script %s: %s", script, strerror(errno));
         free(rest);
@@ -345,8 +352,8 @@ int tlm_cmd_repl(int argc, char **argv)
     repl r = {.src = script ? script : "stdin", .interactive = !script && isatty(STDIN_FILENO)};
     int status = 0;
     if (start_session(&r, &cli, &err)) {
-        status = tlm_cli_fail(&err);
-    } else {
+        status = tlm_app_mpi_fail(&err);
+    } else if (!follower) {
         if (r.interactive)
             run_terminal(&r);
         else
@@ -358,7 +365,7 @@ int tlm_cmd_repl(int argc, char **argv)
         tlm_session_free(r.s);
         status = r.errors ? 1 : 0;
     }
-    if (script)
+    if (script && !follower)
         fclose(in);
     free(rest);
     return status;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 #include "engine/core/blas.h"
 #include "engine/io/checkpoint.h"
 #include "engine/io/datapath.h"
@@ -30,11 +31,14 @@ typedef struct run {
     int tty, quiet;
     double ema_tok_s, last_val, started;
     int64_t start_step; /* step when this process started (resume) */
+    int rank;           /* MPI rank (0 without MPI): only rank 0 writes files */
 } run;
 
 static int save_to(run *r, const char *name, tlm_err *err)
 {
     char path[1200];
+    if (r->rank)
+        return 0; /* rank 0 writes the checkpoints */
     snprintf(path, sizeof path, "%s/%s", r->dir, name);
     tlm_ckpt ck;
     tlm_trainer_snapshot(r->tr, &ck);
@@ -118,7 +122,7 @@ static int log_row(run *r, const tlm_step_stats *st, double val, tlm_err *err)
                           (float)st->grad_norm, (float)r->ema_tok_s};
     if (tlm_trainer_record(r->tr, &row, err))
         return -1;
-    return tlm_metrics_write(&r->csv, &row, sp, err);
+    return r->rank ? 0 : tlm_metrics_write(&r->csv, &row, sp, err);
 }
 
 static int train_loop(run *r, tlm_err *err)
@@ -126,10 +130,12 @@ static int train_loop(run *r, tlm_err *err)
     tlm_trainer *tr = r->tr;
     const tlm_config *c = &tr->cfg;
     tlm_step_stats st = {0};
-    while (tr->step < c->steps && !stop_requested) {
+    /* under MPI a stop request travels with the next step: the ranks stop together */
+    while (tr->step < c->steps && !tlm_app_mpi_stop(stop_requested)) {
         if (tlm_trainer_step(tr, &st, err))
             return -1;
-        double tok_s = (double)c->batch * c->ctx / (st.seconds > 0 ? st.seconds : 1e-9);
+        double tok_s = (double)c->batch * c->ctx * tlm_app_mpi_size() /
+                       (st.seconds > 0 ? st.seconds : 1e-9); /* all ranks together */
         r->ema_tok_s = r->ema_tok_s > 0 ? 0.9 * r->ema_tok_s + 0.1 * tok_s : tok_s;
         int last = tr->step == c->steps;
         double val = NAN;
@@ -147,7 +153,8 @@ static int train_loop(run *r, tlm_err *err)
             snprintf(name, sizeof name, "step-%08lld.tlmc", (long long)tr->step);
             if (save_to(r, name, err))
                 return -1;
-            prune(r, c->keep_ckpts);
+            if (!r->rank)
+                prune(r, c->keep_ckpts);
         }
     }
     return 0;
@@ -190,7 +197,7 @@ static int setup(run *r, const tlm_cli *cli, tlm_err *err)
         snprintf(r->dir, sizeof r->dir, "%s", cli->out);
     else
         snprintf(r->dir, sizeof r->dir, "runs/%s", cfg.preset[0] ? cfg.preset : "custom");
-    if (tlm_mkdirs(r->dir, err))
+    if (!r->rank && tlm_mkdirs(r->dir, err))
         goto fail;
     if (tlm_trainer_create(&r->tr, &cfg, err))
         goto fail;
@@ -200,6 +207,10 @@ static int setup(run *r, const tlm_cli *cli, tlm_err *err)
         tlm_ckpt_free(&ck);
         have_ck = 0;
     }
+    if (tlm_app_mpi_start(r->tr, err)) /* MPI: the ranks agree, then reduce together */
+        return -1;
+    if (r->rank)
+        return 0;
     char csv[1200];
     snprintf(csv, sizeof csv, "%s/metrics.csv", r->dir);
     if (tlm_metrics_open(&r->csv, csv, &r->tr->cfg, err))
@@ -221,6 +232,9 @@ static void banner(const run *r)
     printf("tlm train: preset %s, %llu parameters, batch %d x %d, steps %lld -> %d, %d threads\n",
            c->preset[0] ? c->preset : "custom", (unsigned long long)n, c->batch, c->ctx,
            (long long)r->tr->step, c->steps, tlm_pool_threads(r->tr->pool));
+    if (tlm_app_mpi_size() > 1)
+        printf("data parallel: %d ranks (MPI), global batch %d x %d\n", tlm_app_mpi_size(),
+               c->batch * tlm_app_mpi_size(), c->ctx);
     printf("data: %s (%zu tokens), validation %zu tokens; output %s; %s\n", c->train_data,
            tlm_dataset_size(r->tr->train), r->tr->val ? tlm_dataset_size(r->tr->val) : 0, r->dir,
            blas);
@@ -236,10 +250,13 @@ int tlm_cmd_train(int argc, char **argv)
                       OPT_BATCH | OPT_SEED | OPT_THREADS | OPT_FP32 | OPT_OUT | OPT_RESUME |
                       OPT_QUIET, argc, argv, first, &err))
         return tlm_cli_fail(&err);
-    run r = {.tty = isatty(STDOUT_FILENO), .quiet = cli.quiet, .last_val = NAN};
+    run r = {.tty = isatty(STDOUT_FILENO), .quiet = cli.quiet, .last_val = NAN,
+             .rank = tlm_app_mpi_rank()};
+    if (r.rank)
+        r.quiet = 1; /* rank 0 reports */
     if (setup(&r, &cli, &err)) {
         tlm_trainer_free(r.tr);
-        return tlm_cli_fail(&err);
+        return tlm_app_mpi_fail(&err);
     }
     if (!r.quiet)
         banner(&r);
@@ -252,16 +269,19 @@ int tlm_cmd_train(int argc, char **argv)
     int rc = train_loop(&r, &err);
     int status = 0;
     if (rc) {
-        status = tlm_cli_fail(&err);
+        status = tlm_app_mpi_fail(&err);
     } else {
         if (save_to(&r, "last.tlmc", &err))
             status = tlm_cli_fail(&err);
         else if (!r.quiet)
             printf("%ssaved %s/last.tlmc at step %lld\n", r.tty ? "\r\033[K" : "", r.dir,
                    (long long)r.tr->step);
-        if (stop_requested) {
-            fprintf(stderr, "tlm: interrupted at step %lld; state saved in %s/last.tlmc\n",
-                    (long long)r.tr->step, r.dir);
+        if (!r.quiet)
+            tlm_app_mpi_summary();
+        if (tlm_app_mpi_stop(stop_requested)) {
+            if (!r.rank)
+                fprintf(stderr, "tlm: interrupted at step %lld; state saved in %s/last.tlmc\n",
+                        (long long)r.tr->step, r.dir);
             status = 1;
         }
     }

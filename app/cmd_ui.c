@@ -2,11 +2,13 @@
  * starts running at once. Takes the session options of `tlm repl` and
  * --no-save-prompt (quit without asking whether to save, and without
  * saving). `tlm` with no arguments on a terminal comes here too. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi.h"
 #include "engine/core/blas.h"
 #include "engine/io/checkpoint.h"
 #include "engine/session/session.h"
@@ -73,6 +75,10 @@ static int start_session(tlm_session **s, const tlm_cli *cli, tlm_config *cfg, c
     } else if (tlm_cli_config(cli, cfg, err)) {
         return -1;
     }
+    if (tlm_app_mpi_rank() > 0) { /* MPI: the workbench runs on rank 0; this rank follows */
+        rc = tlm_app_mpi_follow(cfg, have_ck ? &ck : NULL, err);
+        goto done;
+    }
     out_dir(cli, cfg, dir, dir_n);
     *hist_cap = (size_t)cfg->steps + 64;
     if (*hist_cap < 4096)
@@ -80,11 +86,28 @@ static int start_session(tlm_session **s, const tlm_cli *cli, tlm_config *cfg, c
     if (*hist_cap > 262144)
         *hist_cap = 262144;
     tlm_session_opts o = {dir, *hist_cap, 1};
-    rc = tlm_session_create(s, cfg, have_ck ? &ck : NULL, &o, err);
+    rc = tlm_session_create_par(s, cfg, have_ck ? &ck : NULL, &o, tlm_app_mpi_session_par(),
+                                err);
 done:
     if (have_ck)
         tlm_ckpt_free(&ck);
     return rc;
+}
+
+/* MPI: mpirun hands rank 0 a pipe for stdin, no terminal; TLM_TTY names the
+ * terminal to take instead (mpirun --stdin none -x TLM_TTY=$(tty) ...). */
+static void take_tty(void)
+{
+    const char *tty = getenv("TLM_TTY");
+    if (tlm_app_mpi_size() < 2 || tlm_app_mpi_rank() != 0 || !tty || !*tty)
+        return;
+    int fd = open(tty, O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return; /* the terminal check below says what is missing */
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    if (fd > STDOUT_FILENO)
+        close(fd);
 }
 
 int tlm_cmd_ui(int argc, char **argv)
@@ -100,21 +123,24 @@ int tlm_cmd_ui(int argc, char **argv)
     int bad = tlm_cli_parse(&cli, "ui", OPT_PRESET | OPT_CONFIG | OPT_SET | OPT_DATA | OPT_STEPS |
                             OPT_BATCH | OPT_SEED | OPT_THREADS | OPT_FP32 | OPT_OUT | OPT_RESUME,
                             n_rest, rest, first, &err);
-    if (!bad && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)))
+    int follower = tlm_app_mpi_rank() > 0;
+    take_tty();
+    if (!bad && !follower && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)))
         bad = tlm_errf(&err, "ui: needs a terminal on stdin and stdout (use 'tlm repl' or "
-                       "'tlm train' otherwise)");
+                       "'tlm train' otherwise%s)", tlm_app_mpi_size() > 1 ? "; under mpirun: "
+                       "mpirun --stdin none -x TLM_TTY=$(tty) ..." : "");
     tlm_session *s = NULL;
     tlm_config cfg;
     char dir[1024];
     size_t hist_cap = 0;
     if (!bad && start_session(&s, &cli, &cfg, dir, sizeof dir, &hist_cap, &err))
         bad = -1;
-    if (!bad) {
+    if (!bad && !follower) {
         ui_app_opts o = {run_name(dir), !no_prompt,
                          cfg.threads > 0 ? cfg.threads : tlm_cpu_count(), NULL, hist_cap};
         bad = ui_app_run(s, &o, &err);
     }
     tlm_session_free(s);
     free(rest);
-    return bad ? tlm_cli_fail(&err) : 0;
+    return bad ? tlm_app_mpi_fail(&err) : 0;
 }

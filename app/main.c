@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "paper.h"
 #include "engine/core/blas.h"
+#include "mpi.h"
 
 static const struct {
     const char *name;
@@ -18,6 +20,9 @@ static const struct {
     {"export", tlm_cmd_export, "write a model's weights as safetensors"},
     {"sparsity", tlm_cmd_sparsity, "share of zeros of every linear's ternary codes, per layer"},
     {"memory", tlm_cmd_memory, "weights by precision and measured peak RSS, ternary vs fp32"},
+    {"finetune", tlm_cmd_finetune, "fine-tune a model on MRPC: dev accuracy and F1 per epoch"},
+    {"sweep", tlm_cmd_sweep, "train N seeds of a config: mean and std of each figure"},
+    {"report", tlm_cmd_report, "run the paper's measurements: report.md, CSVs and SVG plots"},
     {"tokenize", tlm_cmd_tokenize, "show how text is split into tokens"},
     {"bench", tlm_cmd_bench, "measure kernels and training speed ('bench infer': inference)"},
     {"generate", tlm_cmd_generate, "generate text from a model (packed, checkpoint or safetensors)"},
@@ -35,10 +40,8 @@ static void usage(FILE *f)
                "  --resume CKPT, --model FILE. See README.md for each command.\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    tlm_blas_ensure_fast_core(argv);
-    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
         return tlm_cmd_ui(argc, argv);
     if (argc < 2 || argv[1][0] == '-') {
@@ -57,4 +60,13 @@ int main(int argc, char **argv)
             return commands[i].run(argc, argv);
     fprintf(stderr, "tlm: unknown command '%s' (see 'tlm help')\n", argv[1]);
     return 1;
+}
+
+int main(int argc, char **argv)
+{
+    tlm_blas_ensure_fast_core(argv);
+    signal(SIGPIPE, SIG_IGN);
+    if (tlm_app_mpi_init(&argc, &argv)) /* only under mpirun in an --with-mpi build */
+        return 1;
+    return tlm_app_mpi_end(dispatch(argc, argv));
 }

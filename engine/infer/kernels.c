@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 /* ---- packing ---- */
 
@@ -166,6 +169,15 @@ const tlm_kernels tlm_kernels_scalar = {"scalar", TLM_KERN_SCALAR, tern_scalar, 
 
 /* ---- dispatch ---- */
 
+#if defined(__x86_64__) || defined(__i386__)
+/* F16C from cpuid (clang's __builtin_cpu_supports does not know "f16c"). */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static const char *kern_names[TLM_KERN_N] = {"scalar", "avx2", "avx512vnni"};
 
 int tlm_kernels_supported(tlm_kern_id id)
@@ -176,8 +188,7 @@ int tlm_kernels_supported(tlm_kern_id id)
 #if defined(__x86_64__) || defined(__i386__)
     case TLM_KERN_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case TLM_KERN_AVX512VNNI:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

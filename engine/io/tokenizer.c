@@ -166,6 +166,33 @@ static tlm_tok_kind sniff(const unsigned char *buf, size_t n)
     return TLM_TOK_WORDPIECE;
 }
 
+/* Parse tokenizer bytes buf[0..n) of the given kind (0: sniffed); 0 with
+ * *out set, or -1 with err naming `name`. */
+int tlm_tokenizer_parse(tlm_tokenizer **out, const unsigned char *buf, size_t n, int kind,
+                        const char *name, tlm_err *err)
+{
+    *out = NULL;
+    if (n == 0)
+        return tlm_errf(err, "file %s: empty file, not a tokenizer", name);
+    if (n > TLM_TOK_MAX_FILE)
+        return tlm_errf(err, "file %s: %zu bytes is too large for a tokenizer", name, n);
+    tlm_tokenizer *t = tlm_calloc(1, sizeof *t, err);
+    if (!t)
+        return -1;
+    t->pad = t->unk = -1;
+    t->hash = tlm__fnv1a(tlm__fnv1a(TLM_FNV_INIT, buf, n), &(uint64_t){n}, sizeof(uint64_t));
+    if (kind == 0)
+        kind = sniff(buf, n);
+    int rc = kind == TLM_TOK_BPE ? tlm__bpe_parse(t, buf, n, name, err)
+                                 : tlm__wp_parse(t, buf, n, name, err);
+    if (rc) {
+        tlm_tokenizer_free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
 /* Load a tokenizer file (BPE .bin or WordPiece vocab.txt, sniffed from the
  * bytes); 0 with *out set, or -1 with err naming the file. */
 int tlm_tokenizer_load(tlm_tokenizer **out, const char *path, tlm_err *err)
@@ -177,22 +204,9 @@ int tlm_tokenizer_load(tlm_tokenizer **out, const char *path, tlm_err *err)
     size_t n = 0;
     if (read_file(path, &buf, &n, err))
         return -1;
-    tlm_tokenizer *t = tlm_calloc(1, sizeof *t, err);
-    if (!t) {
-        free(buf);
-        return -1;
-    }
-    t->pad = t->unk = -1;
-    t->hash = tlm__fnv1a(tlm__fnv1a(TLM_FNV_INIT, buf, n), &(uint64_t){n}, sizeof(uint64_t));
-    int rc = sniff(buf, n) == TLM_TOK_BPE ? tlm__bpe_parse(t, buf, n, path, err)
-                                           : tlm__wp_parse(t, buf, n, path, err);
+    int rc = tlm_tokenizer_parse(out, buf, n, 0, path, err);
     free(buf);
-    if (rc) {
-        tlm_tokenizer_free(t);
-        return -1;
-    }
-    *out = t;
-    return 0;
+    return rc;
 }
 
 void tlm_tokenizer_free(tlm_tokenizer *t)

@@ -24,6 +24,11 @@ void tlm_ids_free(tlm_ids *ids);
  * taken from the file length) or a WordPiece vocab.txt (one token per line).
  * Every byte is treated as hostile; errors name the file and the problem. */
 int tlm_tokenizer_load(tlm_tokenizer **out, const char *path, tlm_err *err);
+/* The same from memory: buf[0..n) holds the file bytes (kept by the caller);
+ * kind is TLM_TOK_BPE, TLM_TOK_WORDPIECE or 0 to sniff it from the bytes.
+ * Errors name `name`. */
+int tlm_tokenizer_parse(tlm_tokenizer **out, const unsigned char *buf, size_t n, int kind,
+                        const char *name, tlm_err *err);
 void tlm_tokenizer_free(tlm_tokenizer *t);
 
 tlm_tok_kind tlm_tokenizer_kind(const tlm_tokenizer *t);

@@ -117,7 +117,8 @@ TLM_CLONES void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const
     float s = 127.0f / (m > 1e-5f ? m : 1e-5f);
     int32_t acc = 0;
     for (size_t j = 0; j < cols; j++) {
-        int32_t v = (int32_t)clampf(round_even_small(x[j] * s), -128.0f, 127.0f);
+        float r = clampf(round_even_small(x[j] * s), -128.0f, 127.0f);
+        int32_t v = r == r ? (int32_t)r : 0; /* NaN (a NaN or infinite input): no UB cast */
         q[j] = (int8_t)v;
         acc += v;
     }

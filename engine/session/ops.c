@@ -293,6 +293,7 @@ int tlm__op_load(tlm_session *s, uint64_t cmd, const char *path, tlm_err *err)
     if (rc)
         return tlm_err_prefix(err, "load %s: ", path);
     tlm__sess_reset_work(s);
+    s->par_reload = 1; /* data parallelism: the next tick sends the loaded state */
     if (s->state == TLM_SESS_ERROR)
         s->state = TLM_SESS_PAUSED;
     tlm__sess_linef(s, cmd, "loaded %s: step %lld, %.0f tokens, %zu history rows", path,

@@ -2,6 +2,7 @@
  * published snapshot (see session.h). */
 #include "session_int.h"
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,10 +190,20 @@ uint64_t tlm_session_submit(tlm_session *s, const char *line)
     return id;
 }
 
-/* All queued commands, oldest first; waits for one when wait is set. */
+/* All queued commands, oldest first; waits for one when wait is set (with
+ * data parallelism at most par->idle_s, for the followers' heartbeat). */
 static sess_cmd *take_commands(tlm_session *s, int wait)
 {
     pthread_mutex_lock(&s->qmu);
+    if (wait && !s->qhead && s->par && !s->par_broken) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double t = (double)until.tv_nsec * 1e-9 + s->par->idle_s;
+        until.tv_sec += (time_t)t;
+        until.tv_nsec = (long)((t - (double)(time_t)t) * 1e9);
+        pthread_cond_timedwait(&s->qcv, &s->qmu, &until);
+        wait = 0;
+    }
     while (wait && !s->qhead)
         pthread_cond_wait(&s->qcv, &s->qmu);
     sess_cmd *l = s->qhead;
@@ -409,7 +420,8 @@ static void after_step(tlm_session *s, const tlm_step_stats *st)
 {
     tlm_trainer *tr = s->tr;
     const tlm_config *c = &tr->cfg;
-    double tok_s = (double)c->batch * c->ctx / (st->seconds > 0 ? st->seconds : 1e-9);
+    double tok_s = (double)c->batch * c->ctx * (tr->par ? tr->par->size : 1) /
+                   (st->seconds > 0 ? st->seconds : 1e-9); /* all ranks together */
     s->ema_tok_s = s->ema_tok_s > 0 ? 0.9 * s->ema_tok_s + 0.1 * tok_s : tok_s;
     s->work.train_loss = st->loss;
     s->work.grad_norm = (float)st->grad_norm;
@@ -430,6 +442,23 @@ static void after_step(tlm_session *s, const tlm_step_stats *st)
     s->row = work_row(s, st, val);
 }
 
+/* Data parallelism: tell the followers what comes next (see tlm_sess_par).
+ * A failure breaks the group for good: training stops, commands still work. */
+static int par_tick(tlm_session *s, int what, tlm_err *err)
+{
+    if (!s->par)
+        return 0;
+    if (s->par_broken)
+        return tlm_errf(err, "data parallelism: the group of ranks is broken (see the earlier "
+                        "error); save and quit");
+    int reload = s->par_reload;
+    s->par_reload = 0;
+    if (s->par->tick(s->par->ctx, s->tr, what, reload, err) == 0)
+        return 0;
+    s->par_broken = 1;
+    return -1;
+}
+
 /* One step; the snapshot is published before a finished `step N` is
  * answered, so its DONE comes with the new state visible. */
 static void engine_step(tlm_session *s)
@@ -439,6 +468,10 @@ static void engine_step(tlm_session *s)
     tlm_err err;
     if (tr->step >= tr->cfg.steps) {
         schedule_end(s);
+        return;
+    }
+    if (par_tick(s, TLM_PAR_STEP, &err)) {
+        step_failed(s, &err);
         return;
     }
     if (tlm_trainer_step(tr, &st, &err)) {
@@ -507,8 +540,22 @@ static void *engine_main(void *arg)
         answer_stopped(s, l);
         if (s->quit)
             break;
-        if (s->state == TLM_SESS_RUNNING || s->steps_left > 0)
+        if (s->state == TLM_SESS_RUNNING || s->steps_left > 0) {
             engine_step(s);
+        } else if (s->par && !s->par_broken) { /* followers' heartbeat */
+            tlm_err err;
+            if (par_tick(s, TLM_PAR_IDLE, &err)) {
+                snprintf(s->work.error, sizeof s->work.error, "%.255s", err.msg);
+                s->state = TLM_SESS_ERROR;
+                tlm__sess_publish(s);
+                tlm__sess_emit(s, TLM_EV_ERROR, 0, 0, err.msg);
+            }
+        }
+    }
+    if (s->par && !s->par_broken) { /* the followers stop with rank 0 */
+        tlm_err err;
+        if (par_tick(s, TLM_PAR_QUIT, &err))
+            tlm__sess_emit(s, TLM_EV_ERROR, 0, 0, err.msg);
     }
     int64_t step = s->tr->step;
     shutdown_engine(s);
@@ -608,7 +655,7 @@ void tlm__sess_reset_work(tlm_session *s)
 }
 
 static int build(tlm_session *s, const tlm_config *cfg, const tlm_ckpt *resume,
-                 const tlm_session_opts *o, tlm_err *err)
+                 const tlm_session_opts *o, const tlm_sess_par *par, tlm_err *err)
 {
     s->ring_cap = o && o->history_cap ? o->history_cap : 4096;
     s->ring = tlm_calloc(s->ring_cap, sizeof *s->ring, err);
@@ -616,6 +663,9 @@ static int build(tlm_session *s, const tlm_config *cfg, const tlm_ckpt *resume,
         return -1;
     if (resume && tlm_trainer_restore(s->tr, resume, err))
         return -1;
+    if (par && par->attach(par->ctx, s->tr, err))
+        return -1; /* the ranks disagree (err names what) */
+    s->par = par;
     s->n_layers = s->tr->cfg.n_layers;
     s->n_linears = s->n_layers * TLM_LIN_PER_BLOCK;
     if (open_outputs(s, o ? o->out_dir : NULL, err) || tlm__stats_init(s, err))
@@ -634,11 +684,31 @@ static int build(tlm_session *s, const tlm_config *cfg, const tlm_ckpt *resume,
 int tlm_session_create(tlm_session **out, const tlm_config *cfg, const tlm_ckpt *resume,
                        const tlm_session_opts *opts, tlm_err *err)
 {
+    return tlm_session_create_par(out, cfg, resume, opts, NULL, err);
+}
+
+/* Saves, loads and generations copy the whole state (82 MB for tiny) on one
+ * thread and free it on another. With glibc's sliding mmap threshold such
+ * blocks soon come from thread arenas that do not shrink, and RSS crept up by
+ * 50-80 MB steps in a long run (scripts/soak.sh). A fixed threshold keeps
+ * every block of 1 MB or more in its own mapping, returned on free; nothing
+ * that large is allocated per training step. */
+static void big_blocks_mapped(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+}
+
+int tlm_session_create_par(tlm_session **out, const tlm_config *cfg, const tlm_ckpt *resume,
+                           const tlm_session_opts *opts, const tlm_sess_par *par, tlm_err *err)
+{
+    big_blocks_mapped();
     tlm_session *s = tlm_calloc(1, sizeof *s, err);
     if (!s)
         return -1;
     s->efd = -1;
-    if (init_sync(s, err) || build(s, cfg, resume, opts, err)) {
+    if (init_sync(s, err) || build(s, cfg, resume, opts, par, err)) {
         tlm__worker_stop(&s->gen, 0);
         tlm__worker_stop(&s->saver, 0);
         release(s);

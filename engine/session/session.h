@@ -92,6 +92,24 @@ typedef struct tlm_event {
     char text[TLM_EVENT_TEXT];   /* NUL-terminated; long lines are cut */
 } tlm_event;
 
+/* Data parallelism (engine/dist under `mpirun`): the session runs on rank 0
+ * and drives the other ranks, which follow headless. */
+struct tlm_trainer;
+enum { TLM_PAR_STEP = 0, TLM_PAR_IDLE = 1, TLM_PAR_QUIT = 2 };
+typedef struct tlm_sess_par {
+    /* Once the trainer is built (and restored), before the engine thread
+     * starts: check that the ranks agree and hook the trainer (tr->par). */
+    int (*attach)(void *ctx, struct tlm_trainer *tr, tlm_err *err);
+    /* At a step boundary, after the queued commands ran, on the engine
+     * thread: what is TLM_PAR_STEP (a training step follows), TLM_PAR_IDLE
+     * (nothing to do; called at least every idle_s seconds) or TLM_PAR_QUIT;
+     * reload: a load replaced the trainer's state since the last call.
+     * -1 (err set): the group of ranks is broken; no more calls follow. */
+    int (*tick)(void *ctx, struct tlm_trainer *tr, int what, int reload, tlm_err *err);
+    void *ctx;
+    double idle_s;
+} tlm_sess_par;
+
 typedef struct tlm_session_opts {
     const char *out_dir;  /* folder of `save` without a path, periodic saves (save_every, the
                            * last keep_ckpts kept) and metrics.csv; NULL: none of those */
@@ -106,6 +124,12 @@ typedef struct tlm_session_opts {
  * opts->start_running. opts may be NULL. */
 int tlm_session_create(tlm_session **out, const tlm_config *cfg, const tlm_ckpt *resume,
                        const tlm_session_opts *opts, tlm_err *err);
+
+/* tlm_session_create on rank 0 of a data-parallel run: par (NULL: one
+ * process, as tlm_session_create) checks the ranks and hooks the trainer
+ * before the engine starts, and drives the other ranks at step boundaries. */
+int tlm_session_create_par(tlm_session **out, const tlm_config *cfg, const tlm_ckpt *resume,
+                           const tlm_session_opts *opts, const tlm_sess_par *par, tlm_err *err);
 
 /* Stop the engine (as `quit` does: pending saves are finished, generation is
  * cancelled) if it still runs, join its threads and free everything. */

@@ -94,6 +94,10 @@ struct tlm_session {
     tlm_metrics_csv csv;
     int have_csv;
     tlm_hist_row row;     /* history row of the step just done */
+    /* data parallelism (NULL: one process); engine thread only */
+    const tlm_sess_par *par;
+    int par_reload;       /* a load replaced the state since the last tick */
+    int par_broken;       /* a tick failed: no more ticks, no more steps */
 };
 
 /* ---- events (any thread) ---- */

@@ -132,17 +132,50 @@ void tlm_trainer_snapshot(const tlm_trainer *tr, tlm_ckpt *ck)
     ck->history_n = tr->history_n;
 }
 
+/* Data parallelism: this rank's windows [lo, lo+B) of a global batch of
+ * size*B drawn exactly as tlm_dataset_sample draws size*B windows, so the
+ * ranks together see what one process with batch size*B sees. */
+static void sample_slice(tlm_trainer *tr, int B, int T)
+{
+    const tlm_dataset *ds = tr->train;
+    size_t n = tlm_dataset_size(ds), t = (size_t)T;
+    int lo = tr->par->rank * B, all = tr->par->size * B;
+    tlm_rng *rng = &tr->data_rng;
+    if (n <= t) { /* never: tlm_trainer_create checks the size */
+        memset(tr->x, 0, (size_t)B * t * sizeof *tr->x);
+        memset(tr->y, 0, (size_t)B * t * sizeof *tr->y);
+        return;
+    }
+    for (int b = 0; b < all; b++) {
+        size_t s = (size_t)tlm_rng_below(rng, (uint64_t)(n - t));
+        if (b < lo || b >= lo + B)
+            continue;
+        memcpy(tr->x + (size_t)(b - lo) * t, tlm_dataset_tokens(ds) + s, t * sizeof *tr->x);
+        memcpy(tr->y + (size_t)(b - lo) * t, tlm_dataset_tokens(ds) + s + 1, t * sizeof *tr->y);
+    }
+}
+
 int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
 {
     const tlm_config *c = &tr->cfg;
     tlm_model *m = tr->model;
     double t0 = tlm_now();
-    tlm_dataset_sample(tr->train, &tr->data_rng, c->batch, c->ctx, tr->x, tr->y);
+    if (tr->par)
+        sample_slice(tr, c->batch, c->ctx);
+    else
+        tlm_dataset_sample(tr->train, &tr->data_rng, c->batch, c->ctx, tr->x, tr->y);
     m->defer_loss = 1; /* the head's loss comes with its gradient in backward */
     tlm_model_forward(m, tr->x, tr->y, c->batch, c->ctx, NULL, NULL);
     tlm_model_backward(m);
     m->defer_loss = 0;
     double loss = m->loss, nll = m->nll;
+    if (tr->par) { /* data parallelism: mean gradient and losses over the ranks */
+        double sc[2] = {loss, nll};
+        if (tr->par->reduce(tr->par->ctx, m->g.mem, m->g.count, sc, 2, err))
+            return tlm_err_prefix(err, "step %lld: ", (long long)tr->step + 1);
+        loss = sc[0];
+        nll = sc[1];
+    }
     if (!isfinite(loss))
         return tlm_errf(err, "training loss is %s at step %lld (lr %g): stopping; lower 'lr' or "
                         "check the data", isnan(loss) ? "NaN" : "infinite",
@@ -158,7 +191,7 @@ int tlm_trainer_step(tlm_trainer *tr, tlm_step_stats *st, tlm_err *err)
                      tlm_clip_coef(gnorm, c->clip), tr->pool);
     m->phase_s[TLM_PH_OPT] += tlm_now() - t_opt;
     tr->step++;
-    tr->tokens += (double)c->batch * (double)c->ctx;
+    tr->tokens += (double)c->batch * (double)c->ctx * (tr->par ? tr->par->size : 1);
     if (st) {
         st->step = tr->step;
         st->loss = loss;
@@ -204,7 +237,8 @@ int tlm_model_eval(tlm_model *m, const tlm_dataset *ds, size_t max_windows, int3
 int tlm_trainer_eval(tlm_trainer *tr, double *nll, double *smoothed, tlm_err *err)
 {
     const tlm_dataset *ds = tr->val ? tr->val : tr->train;
-    size_t max = (size_t)tr->cfg.eval_batches * (size_t)tr->cfg.batch;
+    size_t max = (size_t)tr->cfg.eval_batches * (size_t)tr->cfg.batch *
+                 (size_t)(tr->par ? tr->par->size : 1); /* data parallelism: the global batch */
     return tlm_model_eval(tr->model, ds, max, tr->x, tr->y, nll, smoothed, NULL, err);
 }
 

@@ -20,6 +20,19 @@ typedef struct tlm_step_stats {
     double tokens;     /* total tokens seen */
 } tlm_step_stats;
 
+/* Data parallelism (engine/dist; NULL in a single process). Every rank draws
+ * the same global batch of size*batch windows from the shared data_rng stream
+ * and trains on windows [rank*batch, (rank+1)*batch). After backward and
+ * before the gradient norm, clipping and AdamW, reduce() replaces grad (n
+ * floats) and scalars (loss, nll) by their mean over the ranks, so every rank
+ * applies the same update; -1 with err set stops the step. */
+typedef struct tlm_trainer_par {
+    int rank, size;
+    int (*reduce)(void *ctx, float *grad, size_t n, double *scalars, int n_scalars,
+                  tlm_err *err);
+    void *ctx;
+} tlm_trainer_par;
+
 typedef struct tlm_trainer {
     tlm_config cfg;
     tlm_pool *pool;
@@ -33,6 +46,7 @@ typedef struct tlm_trainer {
     int32_t *x, *y;         /* batch buffers */
     tlm_metric_row *history;
     size_t history_n, history_cap;
+    const tlm_trainer_par *par; /* data parallelism hook; NULL: one process */
 } tlm_trainer;
 
 /* Build a trainer for cfg: tokenizer, datasets (train required, val optional
