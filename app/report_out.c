@@ -288,7 +288,7 @@ out:
 
 static int svg_sparsity(const rep *r, tlm_err *err)
 {
-    char path[1200], cats[TLM_MAX_LAYERS][8], title[160];
+    char path[1200], cats[TLM_MAX_LAYERS][12], title[160];
     const char *cp[TLM_MAX_LAYERS];
     double v[3][TLM_MAX_LAYERS];
     int n = r->cfg[0].n_layers;
