@@ -1,6 +1,7 @@
 /* kernels.c - the portable scalar kernels, packing, activation quantization,
  * half floats and run-time dispatch. */
 #include "kernels.h"
+#include "../model/quant.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +33,9 @@ int tlm_tern_has_bad_code(const uint8_t *p, size_t n)
 void tlm_quant_act_row(int8_t *q, float *scale, int32_t *sum, const float *x, int cols,
                        int cols_pad)
 {
-    float m = 0.0f;
-    for (int j = 0; j < cols; j++) {
-        float a = fabsf(x[j]);
-        m = a > m ? a : m;
-    }
-    float s = 127.0f / (m > 1e-5f ? m : 1e-5f);
-    int32_t acc = 0;
-    for (int j = 0; j < cols; j++) {
-        float v = rintf(x[j] * s);
-        v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
-        q[j] = (int8_t)v;
-        acc += q[j];
-    }
-    if (cols_pad > cols)
-        memset(q + cols, 0, (size_t)(cols_pad - cols));
-    *scale = s;
-    *sum = acc;
+    /* the training quantizer itself (engine/model/quant.c) */
+    tlm_quant_act_codes(q, scale, sum, x, (size_t)cols,
+                        (size_t)(cols_pad > cols ? cols_pad : cols));
 }
 
 /* ---- half floats ---- */

@@ -93,9 +93,9 @@ static inline int tlm_tern_get(const uint8_t *row, int cols_pad, int j)
 /* 1 when any 2-bit code in bytes p[0..n) is the invalid code 3. */
 int tlm_tern_has_bad_code(const uint8_t *p, size_t n);
 
-/* Quantize one activation row as training does (s = 127 / max(max|x|, 1e-5),
- * q = clamp(rint(x * s), -127, 127); the clamp never binds below -127 in
- * practice, so the values are training's). q gets cols_pad bytes (zero padded),
+/* Quantize one activation row with training's quantizer (tlm_quant_act_codes:
+ * s = 127 / max(max|x|, 1e-5), q = round half to even of x * s, within
+ * [-127, 127] since |x s| <= 127). q gets cols_pad bytes (zero padded),
  * *scale gets s and *sum the sum of q. */
 void tlm_quant_act_row(int8_t *q, float *scale, int32_t *sum, const float *x, int cols,
                        int cols_pad);

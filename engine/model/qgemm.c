@@ -70,8 +70,11 @@ void tlm_qg_pack_int8(uint8_t *panels, float *wmul, const float *w, int O, int K
 void tlm_qg_quant_acts(int8_t *q, float *xinv, int32_t *xsum, const float *x, size_t rows, int K)
 {
     size_t kp = (size_t)tlm_qg_kpad(K);
-    for (size_t i = 0; i < rows; i++)
-        tlm_quant_act_codes(q + i * kp, xinv + i, xsum + i, x + i * (size_t)K, (size_t)K, kp);
+    for (size_t i = 0; i < rows; i++) {
+        float s;
+        tlm_quant_act_codes(q + i * kp, &s, xsum + i, x + i * (size_t)K, (size_t)K, kp);
+        xinv[i] = 1.0f / s;
+    }
 }
 
 /* Portable product of rows [n0, n1). */

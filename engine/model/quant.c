@@ -106,7 +106,7 @@ TLM_CLONES void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size
         quant_row_absmax(wq + i * cols, w + i * cols, cols);
 }
 
-TLM_CLONES void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const float *x,
+TLM_CLONES void tlm_quant_act_codes(int8_t *q, float *scale, int32_t *sum, const float *x,
                                     size_t cols, size_t qcols)
 {
     float m = 0.0f;
@@ -124,7 +124,7 @@ TLM_CLONES void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const
     }
     for (size_t j = cols; j < qcols; j++)
         q[j] = 0;
-    *inv_s = 1.0f / s;
+    *scale = s;
     *sum = acc;
 }
 

@@ -24,9 +24,10 @@ void tlm_ternary_count(const float *w, size_t n, float g, uint64_t counts[3]);
 void tlm_quant_int8_rows(float *wq, const float *w, size_t rows, size_t cols);
 
 /* Codes of one activation row as tlm_quant_act_int8 quantizes it: q[0..cols)
- * = clamp(round(x s), -128, 127) with s = 127 / max(max|x|, 1e-5), zeros up to
- * qcols; *inv_s = 1 / s, *sum = sum of the codes. */
-void tlm_quant_act_codes(int8_t *q, float *inv_s, int32_t *sum, const float *x, size_t cols,
+ * = clamp(round(x s), -128, 127) with s = 127 / max(max|x|, 1e-5) (a NaN or
+ * infinite input gives code 0), zeros up to qcols; *scale = s, *sum = sum of
+ * the codes. Used by the training forward and by packed inference. */
+void tlm_quant_act_codes(int8_t *q, float *scale, int32_t *sum, const float *x, size_t cols,
                          size_t qcols);
 
 /* Ternary codes clamp(round(w / g), -1, 1) of n weights (a NaN weight gives 0). */
