@@ -122,11 +122,13 @@ static int alloc_int_forward(tlm_model *m, tlm_err *err)
     tlm_qg_impl impl;
     if (tlm_qg_select(&impl, err))
         return -1;
+    const tlm_config *c = &m->cfg;
+    int w = c->hidden > c->dim ? c->hidden : c->dim;
+    if (w > TLM_QG_MAX_K)
+        impl = TLM_QG_FLOAT; /* int32 sums could overflow: the float products */
     m->qg_impl = (int)impl;
     if (impl == TLM_QG_FLOAT)
         return 0;
-    const tlm_config *c = &m->cfg;
-    int w = c->hidden > c->dim ? c->hidden : c->dim;
     size_t N = (size_t)m->cap_B * (size_t)m->cap_T;
     m->qx = tlm_calloc_aligned(N * (size_t)tlm_qg_kpad(w), 1, err);
     m->qxinv = tlm_calloc_aligned(N, sizeof(float), err);

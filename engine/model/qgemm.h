@@ -18,6 +18,7 @@
 #include "../core/pool.h"
 
 #define TLM_QG_NR 32 /* outputs per weight panel */
+#define TLM_QG_MAX_K 65536 /* longest input: |sum| <= K 255 127 stays below 2^31 */
 
 typedef enum tlm_qg_impl {
     TLM_QG_FLOAT = 0,  /* no integer kernel: the caller uses the float product */
@@ -50,7 +51,7 @@ void tlm_qg_pack_int8(uint8_t *panels, float *wmul, const float *w, int O, int K
 void tlm_qg_quant_acts(int8_t *q, float *xinv, int32_t *xsum, const float *x, size_t rows, int K);
 
 /* y [N, ldy] = ((sum_k q[n][k] code[o][k]) - off xsum[n]) xinv[n] wmul[o]
- * for o < O, with off = 1 (ternary) or 128 (int8). Split over the pool by
+ * for o < O, with off = 1 (ternary) or 128 (int8); K <= TLM_QG_MAX_K. Split over the pool by
  * rows of y; every value is the same whatever the split or implementation. */
 void tlm_qgemm(tlm_qg_impl impl, float *y, size_t ldy, const int8_t *q, const float *xinv,
                const int32_t *xsum, size_t N, const uint8_t *panels, const float *wmul, int int8,
