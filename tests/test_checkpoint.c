@@ -12,6 +12,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/io/metrics.h"
 #include "engine/model/params.h"
+#include "tests/bytes.h"
 #include "tests/tap.h"
 
 static char dir[4096];
@@ -87,28 +88,6 @@ static void write_all(const char *path, const void *a, size_t n)
         exit(1);
     }
     fclose(f);
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put32(unsigned char *p, uint32_t x)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(x >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t x)
-{
-    put32(p, (uint32_t)x);
-    put32(p + 4, (uint32_t)(x >> 32));
 }
 
 /* Recompute the header crc after patching header fields. */

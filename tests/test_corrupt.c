@@ -20,6 +20,7 @@
 #include "engine/io/modelfile.h"
 #include "engine/io/safetensors.h"
 #include "engine/model/params.h"
+#include "tests/bytes.h"
 #include "tests/tap.h"
 
 static char dir[4096];
@@ -54,28 +55,6 @@ static void write_all(const char *path, const void *p, size_t n)
         printf("Bail out! cannot write %s\n", path);
         exit(1);
     }
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put32(unsigned char *p, uint32_t x)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(x >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t x)
-{
-    put32(p, (uint32_t)x);
-    put32(p + 4, (uint32_t)(x >> 32));
 }
 
 /* Recompute the header crc (at H, u32 at byte 12) and, for checkpoints, the

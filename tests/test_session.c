@@ -19,6 +19,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/session/session.h"
 #include "engine/session/session_int.h"
+#include "tests/bytes.h"
 #include "tests/tap.h"
 
 static char dir[4096];
@@ -302,12 +303,6 @@ static unsigned char *read_bytes(const char *p, size_t *n)
 static uint32_t get32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(unsigned char *p, uint32_t x)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(x >> (8 * i));
 }
 
 /* Loading a bad file: an error naming the problem, the session unchanged. */
